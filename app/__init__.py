@@ -1,0 +1,54 @@
+"""Trunkline: provisioning backend for a SIP trunking platform (app factory)."""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+
+from flask import Flask
+
+from app.config import INSTANCE_DIR, Config
+from app.db import Session, bind_session, make_engine
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """Build the Flask app: config, database session, CLI commands and (when present) the admin."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app)
+    if app.config["DATABASE_URL"].startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("_ENGINE_BOUND"):
+        app.extensions["trunkline_engine"] = make_engine(app.config["DATABASE_URL"])
+        bind_session(app.extensions["trunkline_engine"])
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        Session.remove()
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    if importlib.util.find_spec("app.web") is not None:
+        from app.web import init_web
+
+        init_web(app)
+    return app
+
+
+def _instance_secret(app: Flask) -> str:
+    """A per-installation secret kept in instance/, so sessions survive restarts."""
+    path = INSTANCE_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

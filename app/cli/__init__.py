@@ -1,0 +1,48 @@
+"""Command-line interface: `flask --app wsgi GROUP COMMAND`; every group is a thin caller of the services."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+
+import click
+from flask import Flask
+
+from app.db import Session
+from app.errors import DomainError
+from app.services.audit import Actor
+
+
+def cli_actor() -> Actor:
+    """The audit identity of the person running the CLI."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(f"cli:{user}", "cli")
+
+
+def fail(message: str, code: int = 1):
+    """Print one error line to stderr and exit non-zero."""
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def domain_command(func):
+    """Turn domain errors into one plain line and a non-zero exit; roll back on any error."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            Session.rollback()
+            fail(str(exc))
+    return wrapper
+
+
+def register_cli(app: Flask) -> None:
+    """Attach every command group to the app."""
+    from app.cli import e911, realtime, schema, seed
+
+    for module in (schema, seed, e911, realtime):
+        module.register(app)

@@ -1,0 +1,20 @@
+"""Configuration, read from the environment with safe defaults for the embedded demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("TRUNKLINE_INSTANCE", Path(__file__).resolve().parents[1] / "instance"))
+
+
+class Config:
+    """Settings; every one can be overridden by an environment variable of the same name."""
+
+    DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'trunkline.db'}")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "500000"))
+    TESTING = False

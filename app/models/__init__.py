@@ -1,0 +1,11 @@
+"""Domain and realtime tables; importing this package registers every table on Base.metadata."""
+
+from app.models.audit import AuditEntry
+from app.models.carrier import Carrier
+from app.models.client import Client
+from app.models.node import Node
+from app.models.number import PhoneNumber
+from app.models.realtime import REALTIME_TABLES
+from app.models.trunk import Trunk, TrunkAddress
+
+__all__ = ["AuditEntry", "Carrier", "Client", "Node", "PhoneNumber", "REALTIME_TABLES", "Trunk", "TrunkAddress"]

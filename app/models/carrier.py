@@ -1,0 +1,60 @@
+"""Carrier: an upstream (tier 1 or 2) SIP provider."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base
+from app.numbering import NumberFormat
+
+_FORMATS = ",".join(f"'{f.value}'" for f in NumberFormat)
+
+
+class Carrier(Base):
+    """An upstream provider, its signalling addresses and the number formats it demands."""
+
+    __tablename__ = "carriers"
+    __table_args__ = (
+        CheckConstraint("tier IN (1, 2)", name="tier"),
+        CheckConstraint("auth_mode IN ('ip', 'register')", name="auth_mode"),
+        CheckConstraint(f"callerid_format IN ({_FORMATS})", name="callerid_format"),
+        CheckConstraint(f"e911_callerid_format IN ({_FORMATS})", name="e911_callerid_format"),
+        CheckConstraint(f"dial_format IN ({_FORMATS})", name="dial_format"),
+        CheckConstraint("port BETWEEN 1 AND 65535", name="port"),
+        CheckConstraint("max_channels >= 0", name="max_channels"),
+        CheckConstraint("auth_mode = 'ip' OR (username IS NOT NULL AND password IS NOT NULL)", name="register_credentials"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    tier: Mapped[int] = mapped_column(Integer, default=1)
+    auth_mode: Mapped[str] = mapped_column(String(16), default="ip")
+    # Space-separated IPs/CIDRs the carrier signals from; the first host is where we send calls.
+    signalling_addresses: Mapped[str] = mapped_column(Text)
+    port: Mapped[int] = mapped_column(Integer, default=5060)
+    username: Mapped[str | None] = mapped_column(String(40))
+    password: Mapped[str | None] = mapped_column(String(80))
+    callerid_format: Mapped[str] = mapped_column(String(8), default="e164")
+    e911_callerid_format: Mapped[str] = mapped_column(String(8), default="e164")
+    dial_format: Mapped[str] = mapped_column(String(8), default="e164")
+    send_pai: Mapped[bool] = mapped_column(Boolean, default=False)
+    provides_911: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=10)
+    max_channels: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    numbers = relationship("PhoneNumber", back_populates="carrier", foreign_keys="PhoneNumber.carrier_id", lazy="dynamic")
+
+    @property
+    def endpoint_id(self) -> str:
+        """The PJSIP endpoint (and AOR) id this carrier is projected to."""
+        return f"carrier-{self.name}"
+
+    @property
+    def address_list(self) -> list[str]:
+        """Signalling addresses as a list."""
+        return (self.signalling_addresses or "").split()
+
+    def __str__(self) -> str:
+        return self.name

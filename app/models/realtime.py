@@ -1,0 +1,90 @@
+"""Asterisk 22 realtime tables (ps_*, extensions, cdr), built from the official column list.
+
+The column list is asterisk_realtime/asterisk-22-realtime-columns.tsv, taken from Asterisk's own
+ast-db-manage heads; building the tables from it keeps them column-compatible by construction.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from sqlalchemy import BigInteger, Column, DateTime, Enum, Float, Index, Integer, String, Table, Text
+
+from app.db import Base
+
+COLUMNS_TSV = Path(__file__).resolve().parents[2] / "asterisk_realtime" / "asterisk-22-realtime-columns.tsv"
+
+# The tables Trunkline derives from the domain (ps_contacts is written by Asterisk itself).
+PROJECTED_TABLES = (
+    "ps_endpoints", "ps_aors", "ps_auths", "ps_endpoint_id_ips", "ps_registrations",
+    "ps_domain_aliases", "extensions",
+)
+REALTIME_TABLE_NAMES = PROJECTED_TABLES + ("ps_contacts", "cdr")
+
+
+def _column_type(table: str, column: str, sql_type: str):
+    match = re.fullmatch(r"(\w+)(?:\((.*)\))?", sql_type)
+    kind, arg = match.group(1), match.group(2)
+    if kind == "varchar":
+        return String(int(arg))
+    if kind == "int":
+        return Integer()
+    if kind == "bigint":
+        return BigInteger()
+    if kind == "float":
+        return Float()
+    if kind == "text":
+        return Text()
+    if kind == "datetime":
+        return DateTime()
+    if kind == "enum":
+        choices = [c.strip("'") for c in arg.split(",")]
+        # Asterisk's own schema names its boolean enum types like this; SQLite stores a VARCHAR.
+        return Enum(*choices, name=f"{table}_{column}_values", native_enum=True, create_constraint=False)
+    raise ValueError(f"unknown column type {sql_type!r} for {table}.{column}")
+
+
+def read_columns(path: Path = COLUMNS_TSV) -> dict[str, list[dict]]:
+    """Read the official column list: table -> [{column, type, nullable, key}] in order."""
+    tables: dict[str, list[dict]] = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            tables.setdefault(row["table"], []).append(row)
+    return tables
+
+
+def _build_tables() -> dict[str, Table]:
+    spec = read_columns()
+    built = {}
+    for name in REALTIME_TABLE_NAMES:
+        columns = []
+        for col in spec[name]:
+            ctype = _column_type(name, col["column"], col["type"])
+            if name == "extensions" and col["column"] == "id":
+                columns.append(Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True))
+                continue
+            columns.append(Column(
+                col["column"], ctype,
+                primary_key=col["key"] == "PRI",
+                unique=col["key"] == "UNI",
+                nullable=col["nullable"] == "YES" and col["key"] != "PRI",
+            ))
+        extra = []
+        if name == "extensions":
+            # One row per (context, exten, priority): pbx_realtime looks rows up by exactly that.
+            extra.append(Index("uq_extensions_context_exten_priority", "context", "exten", "priority", unique=True))
+        if name in ("ps_aors", "ps_contacts"):
+            extra.append(Index(f"ix_{name}_qualify_frequency", "qualify_frequency"))
+        if name == "ps_endpoint_id_ips":
+            extra.append(Index("ix_ps_endpoint_id_ips_endpoint", "endpoint"))
+        if name == "ps_registrations":
+            extra.append(Index("ix_ps_registrations_endpoint", "endpoint"))
+        if name == "cdr":
+            extra += [Index("ix_cdr_start", "start"), Index("ix_cdr_accountcode_start", "accountcode", "start")]
+        built[name] = Table(name, Base.metadata, *columns, *extra)
+    return built
+
+
+REALTIME_TABLES: dict[str, Table] = _build_tables()

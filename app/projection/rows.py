@@ -1,0 +1,268 @@
+"""Desired realtime rows computed from the domain, per owner (endpoint, number, trunk, routes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.e911 import resolve_e911
+from app.errors import E911Unresolved
+from app.models import Carrier, Client, Node, PhoneNumber, Trunk
+from app.numbering import format_number
+from app.projection.names import (
+    CTX_FROM_CARRIER,
+    CTX_FROM_NODE,
+    CTX_FROM_TRUNK,
+    FORMAT_CODES,
+    LIST_SEP,
+    RT_E911,
+    RT_NUMBER,
+    RT_ROUTE,
+    SEP,
+)
+
+Rows = dict[str, dict]  # table -> {key: row}
+
+LIVE_NODE_STATES = ("active", "draining")
+_MEDIA = {"disallow": "all", "direct_media": "no", "dtmf_mode": "rfc4733", "rtp_symmetric": "yes",
+          "force_rport": "yes", "rewrite_contact": "no"}
+
+
+def ext_row(context: str, exten: str, value: str) -> tuple[tuple, dict]:
+    """One realtime lookup row: (context, exten, 1) Return(value)."""
+    if len(value) > 256 or len(exten) > 40:
+        raise ValueError(f"realtime row {context}/{exten} is too long for the extensions table")
+    return (context, exten, 1), {"context": context, "exten": exten, "priority": 1, "app": "Return", "appdata": value}
+
+
+def _add(rows: dict[str, dict], table: str, key, row: dict) -> None:
+    rows.setdefault(table, {})[key] = row
+
+
+def _identify(rows, endpoint: str, addresses: Iterable[str]) -> None:
+    for index, address in enumerate(addresses, start=1):
+        rid = f"{endpoint}-ip{index}"
+        _add(rows, "ps_endpoint_id_ips", rid, {"id": rid, "endpoint": endpoint, "match": address})
+
+
+def _first_host(addresses: list[str]) -> str | None:
+    """The first address that is a single host (a /32 or bare IP): where calls are sent."""
+    for address in addresses:
+        if "/" not in address or address.endswith("/32") or address.endswith("/128"):
+            return address.split("/")[0]
+    return None
+
+
+def _sip_uri(host: str, port: int) -> str:
+    return f"sip:[{host}]:{port}" if ":" in host else f"sip:{host}:{port}"
+
+
+def carrier_endpoint_rows(carrier: Carrier, rows: Rows) -> None:
+    """Endpoint, AOR, identify, auth and registration rows of an enabled carrier."""
+    ep = carrier.endpoint_id
+    endpoint = {"id": ep, "aors": ep, "context": CTX_FROM_CARRIER, "allow": "ulaw,alaw", **_MEDIA,
+                "identify_by": "ip", "send_pai": "yes" if carrier.send_pai else "no",
+                "trust_id_outbound": "yes", "trust_id_inbound": "no", "set_var": f"TL_CARRIER={carrier.id}",
+                "device_state_busy_at": carrier.max_channels or None}
+    host = _first_host(carrier.address_list)
+    aor = {"id": ep, "contact": _sip_uri(host, carrier.port) if host else None, "qualify_frequency": 30,
+           "max_contacts": 0}
+    if carrier.auth_mode == "register":
+        auth_id = f"{ep}-auth"
+        endpoint["outbound_auth"] = auth_id
+        _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": carrier.username,
+                                         "password": carrier.password})
+        reg_id = f"{ep}-reg"
+        server = _sip_uri(host or carrier.address_list[0].split("/")[0], carrier.port)
+        _add(rows, "ps_registrations", reg_id, {
+            "id": reg_id, "server_uri": server, "client_uri": server.replace("sip:", f"sip:{carrier.username}@", 1),
+            "contact_user": carrier.username, "outbound_auth": auth_id, "retry_interval": 60,
+            "forbidden_retry_interval": 300, "expiration": 3600, "line": "yes", "endpoint": ep,
+        })
+    _add(rows, "ps_endpoints", ep, endpoint)
+    _add(rows, "ps_aors", ep, aor)
+    _identify(rows, ep, carrier.address_list)
+
+
+def node_endpoint_rows(node: Node, rows: Rows) -> None:
+    """Endpoint rows through which nodes reach one another (carrier side <-> client side)."""
+    ep = node.endpoint_id
+    _add(rows, "ps_endpoints", ep, {"id": ep, "aors": ep, "context": CTX_FROM_NODE, "allow": "ulaw,alaw", **_MEDIA,
+                                    "identify_by": "ip", "trust_id_inbound": "yes", "trust_id_outbound": "yes",
+                                    "send_pai": "yes", "set_var": f"TL_NODE={node.id}"})
+    _add(rows, "ps_aors", ep, {"id": ep, "contact": _sip_uri(node.public_ip, node.sip_port), "qualify_frequency": 30,
+                               "max_contacts": 0})
+    _identify(rows, ep, [node.public_ip])
+
+
+def trunk_vars(trunk: Trunk) -> str:
+    """set_var of a trunk endpoint: TL_TRUNK=id/trunk max/client max/main number/its carrier id."""
+    client = trunk.client
+    main = client.main_number
+    usable_main = main is not None and main.in_service
+    return "TL_TRUNK=" + "/".join([str(trunk.id), str(trunk.max_channels), str(client.max_channels),
+                                   main.e164 if usable_main else "", str(main.carrier_id) if usable_main else ""])
+
+
+def trunk_endpoint_rows(trunk: Trunk, rows: Rows) -> None:
+    """Endpoint, AOR, auth and identify rows of a trunk of an active client."""
+    ep = trunk.endpoint_id
+    endpoint = {"id": ep, "aors": ep, "context": CTX_FROM_TRUNK, "allow": trunk.codecs, **_MEDIA,
+                "accountcode": trunk.client.account_code, "set_var": trunk_vars(trunk),
+                "trust_id_inbound": "no", "trust_id_outbound": "no", "send_pai": "no",
+                "device_state_busy_at": trunk.max_channels or None}
+    aor = {"id": ep, "qualify_frequency": 60}
+    if trunk.auth_mode == "credentials":
+        auth_id = f"{ep}-auth"
+        endpoint.update(auth=auth_id, identify_by="username", rewrite_contact="yes")
+        aor.update(max_contacts=1, remove_existing="yes", default_expiration=300, minimum_expiration=60)
+        _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": trunk.username,
+                                         "password": trunk.password})
+    else:
+        endpoint["identify_by"] = "ip"
+        host = _first_host(trunk.address_list)
+        aor.update(contact=_sip_uri(host, trunk.pbx_port) if host else None, max_contacts=0)
+        _identify(rows, ep, trunk.address_list)
+    _add(rows, "ps_endpoints", ep, endpoint)
+    _add(rows, "ps_aors", ep, aor)
+
+
+def endpoint_owner(session: Session, endpoint_id: str):
+    """The domain object an endpoint id is projected from, or None when nothing owns it now."""
+    kind, _, rest = endpoint_id.partition("-")
+    if kind == "carrier":
+        return session.scalar(select(Carrier).where(Carrier.name == rest, Carrier.enabled.is_(True)))
+    if kind == "node":
+        return session.scalar(select(Node).where(Node.name == rest, Node.state.in_(LIVE_NODE_STATES)))
+    if kind == "trunk":
+        account, _, name = rest.partition("-")
+        return session.scalar(select(Trunk).join(Client).where(
+            Client.account_code == account, Trunk.name == name, Client.status == "active"))
+    return None
+
+
+def endpoint_rows(session: Session, endpoint_ids: Iterable[str]) -> Rows:
+    """Desired ps_* rows for the given endpoint ids (absent owners give no rows)."""
+    rows: Rows = {}
+    for endpoint_id in endpoint_ids:
+        owner = endpoint_owner(session, endpoint_id)
+        if isinstance(owner, Carrier):
+            carrier_endpoint_rows(owner, rows)
+        elif isinstance(owner, Node):
+            node_endpoint_rows(owner, rows)
+        elif isinstance(owner, Trunk):
+            trunk_endpoint_rows(owner, rows)
+    return rows
+
+
+def all_endpoint_ids(session: Session) -> set[str]:
+    """Every endpoint id the current domain projects."""
+    ids = {c.endpoint_id for c in session.scalars(select(Carrier).where(Carrier.enabled.is_(True)))}
+    ids |= {n.endpoint_id for n in session.scalars(select(Node).where(Node.state.in_(LIVE_NODE_STATES)))}
+    ids |= {f"trunk-{acct}-{name}" for acct, name in session.execute(
+        select(Client.account_code, Trunk.name).join(Trunk.client).where(Client.status == "active"))}
+    return ids
+
+
+def number_rows(session: Session, e164s: Iterable[str] | None) -> Rows:
+    """tl-num rows for the given numbers (None: all numbers), one per routable number."""
+    node, trunk = aliased(Node), aliased(Trunk)
+    query = (
+        select(PhoneNumber.e164, PhoneNumber.carrier_id, Client.account_code, node.name, trunk.name, trunk.did_format)
+        .join(Client, PhoneNumber.client_id == Client.id)
+        .outerjoin(node, (Client.node_id == node.id) & node.state.in_(LIVE_NODE_STATES))
+        .outerjoin(trunk, PhoneNumber.trunk_id == trunk.id)
+        .where(Client.status == "active", PhoneNumber.port_status != "ported_out")
+    )
+    rows: Rows = {"extensions": {}}
+    wanted = None if e164s is None else list(e164s)
+    chunks = [None] if wanted is None else [wanted[i:i + 1000] for i in range(0, len(wanted), 1000)]
+    for chunk in chunks:
+        q = query if chunk is None else query.where(PhoneNumber.e164.in_(chunk))
+        for e164, carrier_id, account, node_name, trunk_name, did_format in session.execute(q):
+            value = SEP.join([
+                str(carrier_id), account, f"node-{node_name}" if node_name else "",
+                f"trunk-{account}-{trunk_name}" if trunk_name else "",
+                format_number(e164, did_format) if trunk_name else "",
+            ])
+            key, row = ext_row(RT_NUMBER, e164, value)
+            rows["extensions"][key] = row
+    return rows
+
+
+def route_rows(session: Session) -> Rows:
+    """tl-route rows: per holding carrier, the ordered carriers to try; and the carrier nodes."""
+    carriers = list(session.scalars(select(Carrier).order_by(Carrier.priority, Carrier.name)))
+    enabled = [c for c in carriers if c.enabled]
+    rows: Rows = {"extensions": {}}
+    for holder in carriers:
+        ordered = ([holder] if holder.enabled else []) + [c for c in enabled if c.id != holder.id]
+        value = LIST_SEP.join(f"{c.endpoint_id}/{FORMAT_CODES[c.callerid_format]}/{FORMAT_CODES[c.dial_format]}"
+                              for c in ordered)
+        key, row = ext_row(RT_ROUTE, str(holder.id), value)
+        rows["extensions"][key] = row
+    nodes = session.scalars(select(Node).where(Node.role == "carrier", Node.state == "active").order_by(Node.name))
+    key, row = ext_row(RT_ROUTE, "nodes", LIST_SEP.join(n.endpoint_id for n in nodes))
+    rows["extensions"][key] = row
+    return rows
+
+
+def _e911_value(level: str, number: str, carrier: Carrier | None, sent: str) -> str:
+    fmt = FORMAT_CODES[carrier.e911_callerid_format] if carrier else ""
+    return SEP.join([level, number, carrier.endpoint_id if carrier else "", sent, fmt])
+
+
+def e911_rows(session: Session, trunk_ids: Iterable[int] | None) -> Rows:
+    """tl-e911 rows of the given trunks (None: all), each computed by the one cascade resolver."""
+    query = select(Trunk).join(Trunk.client).where(Client.status == "active")
+    if trunk_ids is not None:
+        ids = list(trunk_ids)
+        if not ids:
+            return {"extensions": {}}
+        query = query.where(Trunk.id.in_(ids))
+    rows: Rows = {"extensions": {}}
+    fallback = session.scalar(select(Carrier).where(Carrier.enabled.is_(True), Carrier.provides_911.is_(True))
+                              .order_by(Carrier.priority, Carrier.name).limit(1))
+    for trunk in session.scalars(query):
+        registered = session.scalars(select(PhoneNumber).where(
+            PhoneNumber.client_id == trunk.client_id, PhoneNumber.e911_registered.is_(True),
+            PhoneNumber.port_status != "ported_out"))
+        for number in registered:
+            route = resolve_e911(session, trunk, number.e164)
+            if route.level == "number":
+                key, row = ext_row(RT_E911, f"{trunk.id}*{number.e164}",
+                                   _e911_value("number", route.number, route.carrier, route.sent))
+                rows["extensions"][key] = row
+        try:
+            route = resolve_e911(session, trunk, None)
+            value = _e911_value(route.level, route.number, route.carrier, route.sent)
+        except E911Unresolved:
+            # Reported by verify/coverage; the node logs an ERROR and still tries a 911 carrier.
+            value = _e911_value("unresolved", "", fallback, "")
+        key, row = ext_row(RT_E911, f"{trunk.id}*default", value)
+        rows["extensions"][key] = row
+    return rows
+
+
+def trunks_of_clients(session: Session, client_ids: Iterable[int]) -> set[int]:
+    """Trunk ids of the given clients."""
+    ids = [i for i in client_ids if i is not None]
+    if not ids:
+        return set()
+    return set(session.scalars(select(Trunk.id).where(Trunk.client_id.in_(ids))))
+
+
+def numbers_of(session: Session, *, client_ids=(), trunk_ids=(), carrier_ids=()) -> set[str]:
+    """E.164 numbers of the given clients, trunks or carriers."""
+    conds = []
+    if client_ids:
+        conds.append(PhoneNumber.client_id.in_(list(client_ids)))
+    if trunk_ids:
+        conds.append(PhoneNumber.trunk_id.in_(list(trunk_ids)))
+    if carrier_ids:
+        conds.append(PhoneNumber.carrier_id.in_(list(carrier_ids)))
+    if not conds:
+        return set()
+    return set(session.scalars(select(PhoneNumber.e164).where(or_(*conds))))

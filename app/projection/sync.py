@@ -1,0 +1,194 @@
+"""Keep the realtime rows equal to what the domain projects, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, delete, event, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.models.realtime import PROJECTED_TABLES, REALTIME_TABLES
+from app.projection import rows as R
+from app.projection.names import REALTIME_CONTEXTS, RT_E911, RT_NUMBER, RT_ROUTE
+
+_PENDING = "tl_projection_scope"
+_EXT_KEY = ("context", "exten", "priority")
+
+
+@dataclass
+class Scope:
+    """What a change touched: endpoint ids, numbers, trunks whose 911 rows change, routes."""
+
+    endpoints: set[str] = field(default_factory=set)
+    numbers: set[str] = field(default_factory=set)
+    e911_trunks: set[int] = field(default_factory=set)
+    routes: bool = False
+    everything: bool = False
+
+    def merge(self, other: Scope) -> None:
+        """Add another scope to this one."""
+        self.endpoints |= other.endpoints
+        self.numbers |= other.numbers
+        self.e911_trunks |= other.e911_trunks
+        self.routes |= other.routes
+        self.everything |= other.everything
+
+    def empty(self) -> bool:
+        """True when nothing was touched."""
+        return not (self.endpoints or self.numbers or self.e911_trunks or self.routes or self.everything)
+
+
+def touch(session: Session, *, endpoints=(), numbers=(), e911_trunks=(), routes=False, everything=False) -> None:
+    """Record what a domain change touched; the rows are brought in line before the commit."""
+    scope = session.info.setdefault(_PENDING, Scope())
+    scope.merge(Scope(set(endpoints), set(numbers), {t for t in e911_trunks if t is not None}, routes, everything))
+
+
+def apply_pending(session: Session) -> dict[str, int]:
+    """Bring the touched realtime rows in line with the domain now (same transaction)."""
+    scope = session.info.pop(_PENDING, None)
+    if scope is None or scope.empty():
+        return {}
+    session.flush()
+    return _apply(session, _diff(session, scope))
+
+
+@event.listens_for(Session, "before_commit")
+def _project_before_commit(session: Session) -> None:
+    # Safety net: a service that forgot apply_pending still commits a consistent projection.
+    if session.info.get(_PENDING) is not None:
+        apply_pending(session)
+
+
+def rebuild(session: Session) -> dict[str, int]:
+    """Regenerate every projected realtime row; returns counts of inserted/updated/deleted rows."""
+    session.info.pop(_PENDING, None)
+    session.flush()
+    return _apply(session, _diff(session, Scope(everything=True)))
+
+
+def drift(session: Session) -> list[str]:
+    """Every difference between the domain and the realtime rows, one plain line each."""
+    session.flush()
+    changes = _diff(session, Scope(everything=True))
+    lines = []
+    for table, (missing, changed, extra) in changes.items():
+        lines += [f"{table} {_fmt_key(k)}: missing" for k in sorted(missing, key=str)]
+        for key, (want, have) in sorted(changed.items(), key=lambda kv: str(kv[0])):
+            cols = ", ".join(f"{c}={have.get(c)!r} (expected {want.get(c)!r})" for c in want if want.get(c) != have.get(c))
+            lines.append(f"{table} {_fmt_key(key)}: differs: {cols}")
+        lines += [f"{table} {_fmt_key(k)}: unexpected row" for k in sorted(extra, key=str)]
+    return lines
+
+
+def _fmt_key(key) -> str:
+    return "/".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+
+
+def _full(table: str, row: dict) -> dict:
+    cols = [c.name for c in REALTIME_TABLES[table].columns if not (table == "extensions" and c.name == "id")]
+    return {c: row.get(c) for c in cols}
+
+
+def _desired(session: Session, scope: Scope) -> R.Rows:
+    rows: R.Rows = {t: {} for t in PROJECTED_TABLES}
+    parts = []
+    if scope.everything:
+        parts += [R.endpoint_rows(session, R.all_endpoint_ids(session)), R.number_rows(session, None),
+                  R.route_rows(session), R.e911_rows(session, None)]
+    else:
+        parts.append(R.endpoint_rows(session, scope.endpoints))
+        if scope.numbers:
+            parts.append(R.number_rows(session, scope.numbers))
+        if scope.routes:
+            parts.append(R.route_rows(session))
+        if scope.e911_trunks:
+            parts.append(R.e911_rows(session, scope.e911_trunks))
+    for part in parts:
+        for table, table_rows in part.items():
+            rows[table].update(table_rows)
+    return rows
+
+
+def _actual(session: Session, scope: Scope) -> R.Rows:
+    rows: R.Rows = {t: {} for t in PROJECTED_TABLES}
+    for table in PROJECTED_TABLES:
+        t = REALTIME_TABLES[table]
+        if scope.everything:
+            where = None
+        elif table == "extensions":
+            conds = []
+            if scope.numbers:
+                conds.append(and_(t.c.context == RT_NUMBER, t.c.exten.in_(sorted(scope.numbers))))
+            if scope.routes:
+                conds.append(t.c.context == RT_ROUTE)
+            conds += [and_(t.c.context == RT_E911, t.c.exten.like(f"{tid}*%")) for tid in sorted(scope.e911_trunks)]
+            if not conds:
+                continue
+            where = or_(*conds)
+        else:
+            if not scope.endpoints:
+                continue
+            where = _owned_by_endpoints(table, sorted(scope.endpoints))
+        query = select(t) if where is None else select(t).where(where)
+        for row in session.execute(query).mappings():
+            data = _full(table, dict(row))
+            key = tuple(data[k] for k in _EXT_KEY) if table == "extensions" else data["id"]
+            rows[table][key] = data
+    return rows
+
+
+def _owned_by_endpoints(table: str, eps: list[str]):
+    """The WHERE clause selecting the rows of `table` that belong to these endpoints."""
+    t = REALTIME_TABLES[table]
+    if table == "ps_auths":
+        return t.c.id.in_([f"{e}-auth" for e in eps])
+    if table in ("ps_endpoint_id_ips", "ps_registrations"):
+        return t.c.endpoint.in_(eps)
+    return t.c.id.in_(eps)
+
+
+def _diff(session: Session, scope: Scope) -> dict[str, tuple[dict, dict, set]]:
+    """Per table: rows to insert {key: row}, rows to change {key: (want, have)}, keys to delete."""
+    desired, actual = _desired(session, scope), _actual(session, scope)
+    result = {}
+    for table in PROJECTED_TABLES:
+        want = {k: _full(table, v) for k, v in desired[table].items()}
+        have = actual[table]
+        missing = {k: want[k] for k in want.keys() - have.keys()}
+        changed = {k: (want[k], have[k]) for k in want.keys() & have.keys() if want[k] != have[k]}
+        extra = have.keys() - want.keys()
+        if missing or changed or extra:
+            result[table] = (missing, changed, extra)
+    return result
+
+
+def _match(table: str, key):
+    t = REALTIME_TABLES[table]
+    if table == "extensions":
+        return and_(*(t.c[c] == v for c, v in zip(_EXT_KEY, key, strict=True)))
+    return t.c.id == key
+
+
+def _apply(session: Session, changes) -> dict[str, int]:
+    counts = {"inserted": 0, "updated": 0, "deleted": 0}
+    for table, (missing, changed, extra) in changes.items():
+        t = REALTIME_TABLES[table]
+        if table != "extensions" and extra:
+            ids = sorted(extra)
+            for i in range(0, len(ids), 1000):
+                session.execute(delete(t).where(t.c.id.in_(ids[i:i + 1000])))
+        else:
+            for key in extra:
+                session.execute(delete(t).where(_match(table, key)))
+        for key, (new, _old) in changed.items():
+            session.execute(update(t).where(_match(table, key)).values(**new))
+        if missing:
+            session.execute(insert(t), list(missing.values()))
+        counts["inserted"] += len(missing)
+        counts["updated"] += len(changed)
+        counts["deleted"] += len(extra)
+    return counts
+
+
+__all__ = ["REALTIME_CONTEXTS", "Scope", "apply_pending", "drift", "rebuild", "touch"]

@@ -1,0 +1,1 @@
+"""Domain services: the one way forms, CSV imports and the CLI change data."""
