@@ -41,8 +41,11 @@ def domain_command(func):
 
 
 def register_cli(app: Flask) -> None:
-    """Attach every command group to the app."""
-    from app.cli import e911, realtime, schema, seed
+    """Attach every command group: each module of this package with a register(app) function."""
+    import importlib
+    import pkgutil
 
-    for module in (schema, seed, e911, realtime):
-        module.register(app)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):
+            module.register(app)
