@@ -57,7 +57,7 @@ def parse_nanp(text: str | None) -> str:
     except NumberParseException as exc:  # defensive: digits were checked above
         raise InvalidNumber(f"'{raw}' is not a phone number ({exc})") from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidNumber(f"'{raw}' is not a valid NANP number: area code {digits[:3]} is not in service")
+        raise InvalidNumber(f"'{raw}' is not a valid NANP number: {digits[:3]}-{digits[3:6]} is not an area code and exchange in service")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
