@@ -230,7 +230,10 @@ def e911_rows(session: Session, trunk_ids: Iterable[int] | None) -> Rows:
             PhoneNumber.client_id == trunk.client_id, PhoneNumber.e911_registered.is_(True),
             PhoneNumber.port_status != "ported_out"))
         for number in registered:
-            route = resolve_e911(session, trunk, number.e164)
+            try:
+                route = resolve_e911(session, trunk, number.e164)
+            except E911Unresolved:
+                continue  # the default row below carries the unresolved marker
             if route.level == "number":
                 key, row = ext_row(RT_E911, f"{trunk.id}*{number.e164}",
                                    _e911_value("number", route.number, route.carrier, route.sent))
