@@ -104,6 +104,7 @@ def seeded(session):
 
     load(session)
     apply_pending(session)
+    session.commit()  # releases the test's savepoint only; the outer transaction is still rolled back
     return session
 
 

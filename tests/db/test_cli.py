@@ -68,6 +68,7 @@ def test_realtime_verify_and_rebuild(run, seeded):
     assert run("realtime", "verify").output.strip() == "realtime: no drift"
     ep = REALTIME_TABLES["ps_endpoints"]
     seeded.execute(update(ep).where(ep.c.id == "carrier-telus").values(send_pai="no"))
+    seeded.commit()
     result = run("realtime", "verify")
     assert result.exit_code == 1
     assert "ps_endpoints carrier-telus: differs: send_pai='no' (expected 'yes')" in result.output
