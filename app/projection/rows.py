@@ -177,11 +177,18 @@ def number_rows(session: Session, e164s: Iterable[str] | None) -> Rows:
         .where(Client.status == "active", PhoneNumber.port_status != "ported_out")
     )
     rows: Rows = {"extensions": {}}
-    wanted = None if e164s is None else list(e164s)
-    chunks = [None] if wanted is None else [wanted[i:i + 1000] for i in range(0, len(wanted), 1000)]
-    for chunk in chunks:
-        q = query if chunk is None else query.where(PhoneNumber.e164.in_(chunk))
+    wanted = None if e164s is None else set(e164s)
+    # Past a few thousand numbers one scan beats many IN (...) look-ups (the optimiser walks the
+    # client's numbers for each chunk); a bulk change of a big client is exactly that case.
+    if wanted is None or len(wanted) > 5000:
+        queries = [query]
+    else:
+        ordered = sorted(wanted)
+        queries = [query.where(PhoneNumber.e164.in_(ordered[i:i + 1000])) for i in range(0, len(ordered), 1000)]
+    for q in queries:
         for e164, carrier_id, account, node_name, trunk_name, did_format in session.execute(q):
+            if wanted is not None and e164 not in wanted:
+                continue
             value = SEP.join([
                 str(carrier_id), account, f"node-{node_name}" if node_name else "",
                 f"trunk-{account}-{trunk_name}" if trunk_name else "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, event, insert, or_, select, update
+from sqlalchemy import and_, delete, event, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.models.realtime import PROJECTED_TABLES, REALTIME_TABLES
@@ -115,26 +115,24 @@ def _actual(session: Session, scope: Scope) -> R.Rows:
     for table in PROJECTED_TABLES:
         t = REALTIME_TABLES[table]
         if scope.everything:
-            where = None
+            wheres = [None]
         elif table == "extensions":
             conds = []
-            if scope.numbers:
-                conds.append(and_(t.c.context == RT_NUMBER, t.c.exten.in_(sorted(scope.numbers))))
             if scope.routes:
                 conds.append(t.c.context == RT_ROUTE)
             conds += [and_(t.c.context == RT_E911, t.c.exten.like(f"{tid}*%")) for tid in sorted(scope.e911_trunks)]
-            if not conds:
-                continue
-            where = or_(*conds)
+            wheres = [or_(*conds)] if conds else []
+            # Numbers in chunks: a bulk import touches 100k of them, beyond SQLite's bound-parameter limit.
+            numbers = sorted(scope.numbers)
+            wheres += [and_(t.c.context == RT_NUMBER, t.c.exten.in_(numbers[i:i + 1000])) for i in range(0, len(numbers), 1000)]
         else:
-            if not scope.endpoints:
-                continue
-            where = _owned_by_endpoints(table, sorted(scope.endpoints))
-        query = select(t) if where is None else select(t).where(where)
-        for row in session.execute(query).mappings():
-            data = _full(table, dict(row))
-            key = tuple(data[k] for k in _EXT_KEY) if table == "extensions" else data["id"]
-            rows[table][key] = data
+            wheres = [_owned_by_endpoints(table, sorted(scope.endpoints))] if scope.endpoints else []
+        for where in wheres:
+            query = select(t) if where is None else select(t).where(where)
+            for row in session.execute(query).mappings():
+                data = _full(table, dict(row))
+                key = tuple(data[k] for k in _EXT_KEY) if table == "extensions" else data["id"]
+                rows[table][key] = data
     return rows
 
 
@@ -163,28 +161,27 @@ def _diff(session: Session, scope: Scope) -> dict[str, tuple[dict, dict, set]]:
     return result
 
 
-def _match(table: str, key):
-    t = REALTIME_TABLES[table]
-    if table == "extensions":
-        return and_(*(t.c[c] == v for c, v in zip(_EXT_KEY, key, strict=True)))
-    return t.c.id == key
-
-
 def _apply(session: Session, changes) -> dict[str, int]:
+    """Write a diff in a bounded number of statements: a changed row is deleted and inserted again,
+    because batched deletes and multi-row inserts are far cheaper than one UPDATE per row."""
     counts = {"inserted": 0, "updated": 0, "deleted": 0}
     for table, (missing, changed, extra) in changes.items():
         t = REALTIME_TABLES[table]
-        if table != "extensions" and extra:
-            ids = sorted(extra)
-            for i in range(0, len(ids), 1000):
-                session.execute(delete(t).where(t.c.id.in_(ids[i:i + 1000])))
+        gone = list(extra) + list(changed)
+        if table == "extensions":
+            by_slot: dict[tuple, list[str]] = {}
+            for context, exten, priority in gone:
+                by_slot.setdefault((context, priority), []).append(exten)
+            for (context, priority), extens in by_slot.items():
+                for i in range(0, len(extens), 1000):
+                    session.execute(delete(t).where(t.c.context == context, t.c.priority == priority,
+                                                    t.c.exten.in_(extens[i:i + 1000])))
         else:
-            for key in extra:
-                session.execute(delete(t).where(_match(table, key)))
-        for key, (new, _old) in changed.items():
-            session.execute(update(t).where(_match(table, key)).values(**new))
-        if missing:
-            session.execute(insert(t), list(missing.values()))
+            for i in range(0, len(gone), 1000):
+                session.execute(delete(t).where(t.c.id.in_(gone[i:i + 1000])))
+        rows = list(missing.values()) + [want for want, _have in changed.values()]
+        if rows:
+            session.execute(insert(t), rows)
         counts["inserted"] += len(missing)
         counts["updated"] += len(changed)
         counts["deleted"] += len(extra)
