@@ -116,17 +116,26 @@ def trunk_endpoint_rows(trunk: Trunk, rows: Rows) -> None:
     aor = {"id": ep, "qualify_frequency": 60}
     if trunk.auth_mode == "credentials":
         auth_id = f"{ep}-auth"
-        endpoint.update(auth=auth_id, identify_by="username", rewrite_contact="yes")
+        # Asterisk finds a registering PBX's endpoint by name only ("username"/"auth_username" look up an
+        # endpoint *called* like the SIP user) and its AOR by the To or Authorization user. The PBX uses
+        # its own username (acme_branch), so: the endpoint is identified by its From user (an identify
+        # row with a match_header regex; the digest password is still required), and the AOR is named
+        # after the username (usernames never contain '-', so they never collide with other ids).
+        aor["id"] = trunk.username
+        endpoint.update(aors=trunk.username, auth=auth_id, identify_by="header,auth_username", rewrite_contact="yes")
         aor.update(max_contacts=1, remove_existing="yes", default_expiration=300, minimum_expiration=60)
         _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": trunk.username,
                                          "password": trunk.password})
+        rid = f"{ep}-user"
+        _add(rows, "ps_endpoint_id_ips", rid, {"id": rid, "endpoint": ep,
+                                               "match_header": f"From: /sips?:{trunk.username}@/"})
     else:
         endpoint["identify_by"] = "ip"
         host = _first_host(trunk.address_list)
         aor.update(contact=_sip_uri(host, trunk.pbx_port) if host else None, max_contacts=0)
         _identify(rows, ep, trunk.address_list)
     _add(rows, "ps_endpoints", ep, endpoint)
-    _add(rows, "ps_aors", ep, aor)
+    _add(rows, "ps_aors", aor["id"], aor)
 
 
 def endpoint_owner(session: Session, endpoint_id: str):

@@ -143,6 +143,10 @@ def _owned_by_endpoints(table: str, eps: list[str]):
         return t.c.id.in_([f"{e}-auth" for e in eps])
     if table in ("ps_endpoint_id_ips", "ps_registrations"):
         return t.c.endpoint.in_(eps)
+    if table == "ps_aors":
+        # A credentials trunk's AOR is named after its SIP username: find it through the endpoint row.
+        ep = REALTIME_TABLES["ps_endpoints"]
+        return or_(t.c.id.in_(eps), t.c.id.in_(select(ep.c.aors).where(ep.c.id.in_(eps))))
     return t.c.id.in_(eps)
 
 

@@ -119,4 +119,4 @@ def test_credentials_trunk_projects_auth_and_username_identify(seeded):
     auth = seeded.execute(select(REALTIME_TABLES["ps_auths"]).where(REALTIME_TABLES["ps_auths"].c.id == "trunk-GLOBEX-remote-auth")).one()
     assert auth.username == "globex_remote" and auth.password == t.password and len(t.password) >= 16
     ep = seeded.execute(select(EP).where(EP.c.id == "trunk-GLOBEX-remote")).one()
-    assert (ep.identify_by, ep.auth, ep.accountcode) == ("username", "trunk-GLOBEX-remote-auth", "GLOBEX")
+    assert (ep.identify_by, ep.auth, ep.accountcode) == ("header,auth_username", "trunk-GLOBEX-remote-auth", "GLOBEX")

@@ -1,0 +1,80 @@
+"""`flask node ...`: the static Asterisk configuration of a node, rendered from the database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from app.cli import domain_command, fail
+from app.db import Session
+from app.nodeconf import NodeSettings, render_node, write_node
+
+
+def register(app: Flask) -> None:
+    """Attach the node group."""
+
+    @app.cli.group("node")
+    def node_group():
+        """Asterisk node configuration."""
+
+    @node_group.command("render")
+    @click.argument("node_name", metavar="NODE")
+    @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Folder to write the files into (created).")
+    @click.option("--db-url", envvar="TRUNKLINE_NODE_DB_URL", default=None,
+                  help="MariaDB URL the node reads (default: DATABASE_URL). Env TRUNKLINE_NODE_DB_URL.")
+    @click.option("--dsn", default="trunkline", show_default=True, help="ODBC DSN / res_odbc connection name.")
+    @click.option("--odbc-driver", default="/usr/lib/x86_64-linux-gnu/odbc/libmaodbc.so", show_default=True,
+                  help="MariaDB Connector/ODBC library, as the node sees it.")
+    @click.option("--etc-dir", default="/etc/asterisk", show_default=True,
+                  help="Where the node will read these files from (asterisk.conf astetcdir).")
+    @click.option("--state-dir", default=None, help="One folder for lib/spool/run/log (default: Debian's layout).")
+    @click.option("--admin-net", "admin_nets", multiple=True,
+                  help="Network allowed to manage the node (repeatable). Env TRUNKLINE_ADMIN_NETWORKS, space-separated.")
+    @click.option("--admin-port", "admin_ports", multiple=True, type=int, help="Management TCP port (repeatable; default 22).")
+    @click.option("--rtp", default="10000-20000", show_default=True, help="RTP port range START-END.")
+    @click.option("--pool", type=int, default=None, help="ODBC connections (default: sized from the node's channel limits).")
+    @click.option("--cache-stale", type=int, default=10, show_default=True, help="Seconds before a cached object is refreshed.")
+    @click.option("--cache-max", type=int, default=60, show_default=True, help="Seconds a cached object lives at most.")
+    @click.option("--verbose-log", is_flag=True, help="Also log verbose messages to messages.log (debugging).")
+    @domain_command
+    def render_cmd(node_name, out_dir, db_url, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports, rtp, pool,
+                   cache_stale, cache_max, verbose_log):
+        """Write NODE's Asterisk files (and its nftables rule set) into --out."""
+        url = db_url or current_app.config["DATABASE_URL"]
+        if not admin_nets:
+            admin_nets = tuple(os.environ.get("TRUNKLINE_ADMIN_NETWORKS", "").split())
+        try:
+            start, end = (int(p) for p in rtp.split("-", 1))
+        except ValueError:
+            fail(f"--rtp must be START-END, not '{rtp}'")
+        if not 1024 <= start < end <= 65535:
+            fail(f"--rtp range {rtp} is not within 1024-65535")
+        if cache_stale < 1 or cache_max < cache_stale:
+            fail("--cache-stale must be at least 1 and not above --cache-max")
+        try:
+            settings = NodeSettings.from_database_url(
+                url, dsn=dsn, odbc_driver=odbc_driver, etc_dir=etc_dir, state_dir=state_dir,
+                admin_networks=_networks(admin_nets), admin_ports=list(admin_ports) or None, rtp_start=start, rtp_end=end,
+                pool=pool, cache_stale=cache_stale, cache_max=cache_max, verbose_log=verbose_log)
+        except ValueError as exc:
+            fail(str(exc))
+        files = render_node(Session(), node_name, settings)
+        Session.rollback()
+        for path in write_node(files, out_dir):
+            click.echo(str(path))
+
+
+def _networks(values) -> list[str]:
+    import ipaddress
+
+    out = []
+    for value in values:
+        try:
+            out.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            fail(f"--admin-net '{value}' is not an IP network")
+    return out

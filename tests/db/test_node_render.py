@@ -1,0 +1,128 @@
+"""`flask node render`: every file a node needs, from the database, nothing node-specific hard-coded."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from flask import Flask
+
+from app.cli import node as node_cli
+from app.nodeconf import FILES, NodeSettings, pool_size, render_node
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SETTINGS = dict(db_host="10.9.8.7", db_port=3307, db_name="tl", db_user="ast", db_password="s3cret")
+
+
+def render(session, name, **extra):
+    return render_node(session, name, NodeSettings(**SETTINGS, admin_networks=["10.50.0.0/16"], **extra))
+
+
+def nft_check(text, tmp_path):
+    if shutil.which("nft") is None:
+        if IN_CI:
+            pytest.fail("nft missing: scripts/test_prereqs.d/asterisk.sh installs nftables")
+        pytest.skip("nft not installed")
+    path = tmp_path / "rules.nft"
+    path.write_text(text)
+    result = subprocess.run(["nft", "-c", "-f", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_client_node_files(seeded, tmp_path):
+    files = render(seeded, "cl-ovh-bhs7")
+    assert set(files) == {name for name, _ in FILES}
+    pjsip = files["pjsip.conf"]
+    assert re.findall(r"^bind = (\S+)$", pjsip, re.M) == ["192.0.2.21:5060", "192.0.2.21:5060"]
+    assert re.findall(r"^type = (\w+)$", pjsip, re.M) == ["global", "system", "transport", "transport"]
+    ext = files["extensions.conf"]
+    assert "TL_ACCOUNT = ACME" in ext and "TL_SELF = node-cl-ovh-bhs7" in ext
+    for context in ("tl-num", "tl-route", "tl-e911"):
+        assert f"[{context}]\nswitch => Realtime/@extensions" in ext
+    assert "[tl-911]" in ext and "[tl-out]" in ext and "[tl-inbound]" not in ext
+    assert "registration = " not in files["sorcery.conf"] and "ps_registrations" not in files["extconfig.conf"]
+    assert "noload => res_pjsip_outbound_registration.so" in files["modules.conf"]
+    assert "identify/cache = memory_cache,name=identify,full_backend_cache=yes" in files["sorcery.conf"]
+    assert f"max_connections => {pool_size(30)}" in files["res_odbc.conf"]  # ACME: 30 channels
+    assert "username => ast" in files["res_odbc.conf"] and "password => s3cret" in files["res_odbc.conf"]
+    assert "Server = 10.9.8.7" in files["odbc.ini"] and "Port = 3307" in files["odbc.ini"]
+    assert "table = cdr" in files["cdr_adaptive_odbc.conf"]
+
+
+def test_client_node_firewall_whitelists_its_own_trunks_and_the_carrier_nodes(seeded, tmp_path):
+    nft = render(seeded, "cl-ovh-bhs7")["nftables.conf"]
+    sip = re.search(r"set sip_v4 \{.*?elements = \{ (.*?) \}", nft, re.S).group(1).split(", ")
+    assert sip == ["192.0.2.11/32", "192.0.2.12/32", "198.18.10.5/32"]  # carrier nodes + ACME/main
+    assert "198.18.20.0/29" not in nft  # GLOBEX's PBX is not ACME's
+    assert "meter sip_flood" in nft  # ACME/branch registers with credentials from anywhere, rate-limited
+    assert "elements = { 10.50.0.0/16 }" in nft and "policy drop" in nft
+    nft_check(nft, tmp_path)
+
+
+def test_carrier_node_files_and_firewall(seeded, tmp_path):
+    files = render(seeded, "cn-ovh-bhs1")
+    assert "bind = 192.0.2.11:5060" in files["pjsip.conf"]
+    ext = files["extensions.conf"]
+    assert "[tl-inbound]" in ext and "[tl-outbound]" in ext and "[tl-911]" not in ext
+    assert "TL_ACCOUNT = \n" in ext
+    assert "registration = realtime,ps_registrations" in files["sorcery.conf"]
+    nft = files["nftables.conf"]
+    sip = re.search(r"set sip_v4 \{.*?elements = \{ (.*?) \}", nft, re.S).group(1).split(", ")
+    assert sip == ["192.0.2.21/32", "192.0.2.22/32", "192.0.2.23/32", "198.51.100.10/32", "198.51.100.11/32",
+                   "198.51.100.20/32", "198.51.100.64/28", "203.0.113.50/32"]
+    assert "meter" not in nft
+    nft_check(nft, tmp_path)
+
+
+def test_nothing_node_specific_is_hard_coded(seeded):
+    a, b = render(seeded, "cl-ovh-bhs7"), render(seeded, "cl-vultr-tor3")
+    assert "bind = 192.0.2.22:5060" in b["pjsip.conf"] and "TL_ACCOUNT = GLOBEX" in b["extensions.conf"]
+    for name in ("pjsip.conf", "extensions.conf", "nftables.conf"):
+        assert a[name] != b[name]
+        assert "192.0.2.21" not in b[name] and "ACME" not in b[name]
+
+
+def test_paths_and_lifetimes_follow_the_settings(seeded):
+    files = render(seeded, "cn-ovh-bhs1", etc_dir="/srv/n1/etc", state_dir="/srv/n1/state", cache_stale=3, cache_max=9,
+                   rtp_start=30000, rtp_end=30999, pool=7)
+    assert "astetcdir => /srv/n1/etc" in files["asterisk.conf"] and "astrundir => /srv/n1/state/run" in files["asterisk.conf"]
+    assert "object_lifetime_stale=3,object_lifetime_maximum=9" in files["sorcery.conf"]
+    assert "rtpstart = 30000" in files["rtp.conf"] and "udp dport 30000-30999" in files["nftables.conf"]
+    assert "max_connections => 7" in files["res_odbc.conf"]
+
+
+def test_pool_size_bounds():
+    assert (pool_size(0), pool_size(30), pool_size(200), pool_size(10_000)) == (4, 4, 25, 64)
+
+
+def _cli(seeded):
+    app = Flask("node-render-test")
+    app.config["DATABASE_URL"] = "sqlite:///unused.db"
+    node_cli.register(app)
+    return app.test_cli_runner()
+
+
+def test_cli_writes_the_files_with_secrets_private(seeded, tmp_path):
+    out = tmp_path / "cl"
+    result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(out), "--db-url",
+                                       "mysql+mysqldb://ast:pw@127.0.0.1:3306/trunkline", "--admin-net", "10.0.0.0/8"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(name for name, _ in FILES)
+    assert oct((out / "res_odbc.conf").stat().st_mode & 0o777) == "0o600"
+    assert oct((out / "pjsip.conf").stat().st_mode & 0o777) == "0o644"
+    assert "Database = trunkline" in (out / "odbc.ini").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope", "--db-url", "mysql+mysqldb://a@h/db"], "no node nope"),
+    (["cl-ovh-bhs7"], "is not MariaDB"),  # the app's own database here is SQLite
+    (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--rtp", "5-10"], "not within 1024-65535"),
+    (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--admin-net", "bogus"], "not an IP network"),
+])
+def test_cli_errors_are_one_plain_line(seeded, tmp_path, args, message):
+    result = _cli(seeded).invoke(args=["node", "render", *args[:1], "--out", str(tmp_path / "x"), *args[1:]])
+    assert result.exit_code == 1
+    assert message in result.output

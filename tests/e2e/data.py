@@ -1,0 +1,64 @@
+"""The end-to-end data set: one carrier node, one client node, three carriers (one per number format),
+one client with three trunks; loaded through the project's own services, like the admin does."""
+
+from __future__ import annotations
+
+from app.services import carriers, clients, nodes, numbers, trunks
+from app.services.audit import Actor
+
+ACTOR = Actor("e2e", "test")
+
+CARRIER_NODE = dict(name="cn1", role="carrier", public_ip="127.0.0.11", sip_port=5060, hosting_provider="loopback")
+CLIENT_NODE = dict(name="cl1", role="client", public_ip="127.0.0.12", sip_port=5060, hosting_provider="loopback")
+
+# Each carrier answers 503 / 486 to numbers containing its own trigger digits (see REJECT_503/REJECT_486).
+CARRIERS = [
+    dict(name="alpha", signalling_addresses="127.0.0.31", callerid_format="nanp10", e911_callerid_format="nanp10",
+         dial_format="nanp10", send_pai=True, provides_911=True, priority=10),
+    dict(name="bravo", signalling_addresses="127.0.0.32", callerid_format="nanp11", e911_callerid_format="nanp11",
+         dial_format="nanp11", send_pai=False, provides_911=True, priority=20),
+    dict(name="charlie", signalling_addresses="127.0.0.33", callerid_format="e164", e911_callerid_format="e164",
+         dial_format="e164", send_pai=True, provides_911=True, priority=30),
+]
+REJECT_503 = {"alpha": "5550501", "bravo": "5550502", "charlie": "5550503"}
+REJECT_486 = {"alpha": "5550481", "bravo": "5550482", "charlie": "5550483"}
+
+CLIENT = dict(name="Acme E2E", account_code="ACME", node="cl1", max_channels=50)
+TRUNKS = [
+    dict(client="ACME", name="main", auth_mode="ip", source_addresses="127.0.0.21", pbx_port=5060, did_format="nanp10"),
+    dict(client="ACME", name="alt", auth_mode="ip", source_addresses="127.0.0.22", pbx_port=5060, did_format="e164"),
+    dict(client="ACME", name="branch", auth_mode="credentials", username="acme_branch",
+         password="Branch-Secret-Password-2026", did_format="e164"),
+]
+BRANCH_USER, BRANCH_PASSWORD = "acme_branch", "Branch-Secret-Password-2026"
+NUMBERS = [
+    dict(number="2045552001", carrier="alpha", client="ACME", trunk="main", e911_registered=True, e911_address="1 Main St"),
+    dict(number="2045552002", carrier="alpha", client="ACME", trunk="main"),
+    dict(number="2045552003", carrier="bravo", client="ACME", trunk="alt", e911_registered=True, e911_address="3 Alt St"),
+    dict(number="2045552004", carrier="bravo", client="ACME", trunk="alt"),
+    dict(number="2045552005", carrier="charlie", client="ACME", trunk="main", e911_registered=True, e911_address="5 Main St"),
+    dict(number="2045552006", carrier="charlie", client="ACME", trunk="branch"),
+    dict(number="2045552099", carrier="alpha"),  # held, but assigned to no client
+]
+# Client default E911 and main number: 2001 (alpha); the alt trunk's own E911 number: 2003 (bravo).
+CLIENT_NUMBERS = dict(e911_number="2045552001", main_number="2045552001")
+ALT_E911 = "2045552003"
+
+PBX = {"main": "127.0.0.21", "alt": "127.0.0.22", "branch": "127.0.0.23"}
+CARRIER_IP = {c["name"]: c["signalling_addresses"] for c in CARRIERS}
+STRANGER = "127.0.0.99"  # on no whitelist
+
+
+def load(session) -> None:
+    """Create the data set through the services (the projection writes the realtime rows on commit)."""
+    for row in CARRIERS:
+        carriers.save(session, row, ACTOR)
+    nodes.save(session, CARRIER_NODE, ACTOR)
+    nodes.save(session, CLIENT_NODE, ACTOR)
+    clients.save(session, CLIENT, ACTOR)
+    for row in TRUNKS:
+        trunks.save(session, row, ACTOR)
+    for row in NUMBERS:
+        numbers.save(session, row, ACTOR)
+    clients.save(session, CLIENT_NUMBERS, ACTOR, clients.get(session, "ACME"))
+    trunks.save(session, {"e911_number": ALT_E911}, ACTOR, trunks.get(session, "ACME", "alt"))
