@@ -1,0 +1,67 @@
+"""Node replacement: a client's node address is under attack; move the client to a fresh node in one action."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, ValidationError
+from app.models import Client, Node
+from app.services import clients as client_service
+from app.services import nodes as node_service
+from app.services.audit import Actor, record
+
+
+@dataclass
+class Replacement:
+    """What was done and what the sysadmin still has to do by hand."""
+
+    client: Client
+    old_node: Node
+    new_node: Node
+    dns_name: str | None
+    old_ip: str
+    new_ip: str
+    steps: list[str] = field(default_factory=list)
+
+
+def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) -> Replacement:
+    """Create the replacement node (name, public_ip, hosting_provider, region, sip_port), move the client to it,
+    hand it the DNS name and put the old node in 'draining'. All in the caller's transaction."""
+    old = client.node
+    if old is None:
+        raise Conflict(f"client {client.account_code} has no node to replace: set its node instead")
+    dns_name, old_ip = old.dns_name, old.public_ip
+    values = {k: data.get(k) for k in ("name", "public_ip", "hosting_provider", "region", "sip_port") if data.get(k) not in (None, "")}
+    values.setdefault("hosting_provider", old.hosting_provider)
+    values.setdefault("region", old.region)
+    values.setdefault("sip_port", old.sip_port)
+    values.update(role="client", state="active")
+    if str(values.get("public_ip", "")).strip() == old_ip:
+        raise ValidationError(public_ip=f"is the address of the node being replaced ({old_ip}): the replacement needs a new one")
+    # The DNS name follows the client: release it from the old node first (it is unique).
+    if dns_name:
+        node_service.save(session, {"dns_name": ""}, actor, old)
+    try:
+        new, _ = node_service.save(session, {**values, "dns_name": dns_name or ""}, actor)
+    except ValidationError:
+        raise
+    client_service.save(session, {"node": new}, actor, client)
+    node_service.save(session, {"state": "draining"}, actor, old)
+    record(session, actor, "replace_node", "client", client.account_code, {"node": old.name, "public_ip": old_ip},
+           {"node": new.name, "public_ip": new.public_ip}, summary=f"moved from {old.name} to {new.name}")
+    steps = []
+    if dns_name:
+        steps.append(f"DNS: change the A record of {dns_name} from {old_ip} to {new.public_ip} (lower its TTL first if you can).")
+    else:
+        steps.append(f"DNS: the client's PBX reaches the node by address; tell the client to use {new.public_ip} instead of {old_ip}.")
+    steps.append(f"Deploy the static Asterisk configuration of node {new.name} (pjsip.conf, extensions.conf and the realtime "
+                 f"database connection) to the new VM at {new.public_ip}, then start Asterisk.")
+    steps.append("The carrier-facing nodes read the new node's endpoint from the realtime tables: reload PJSIP there "
+                 "(`pjsip reload`); no file changes.")
+    steps.append(f"Firewall: allow SIP ({new.sip_port}) and RTP on {new.public_ip} from the client's trunk addresses: "
+                 + (", ".join(a for t in client.trunks for a in t.address_list) or "none (credentials trunks only)") + ".")
+    steps.append(f"When the DNS change has propagated and no calls use {old.name}, retire it and delete its VM.")
+    return Replacement(client, old, new, dns_name, old_ip, new.public_ip, steps)

@@ -1,0 +1,39 @@
+"""Admin web for sysadmins: Flask-Login sign-in, CSRF everywhere, Flask-Admin views calling the domain services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, redirect, url_for
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from app.web.auth import bp as auth_bp
+from app.web.security import csrf, init_security, login_manager
+
+
+def init_web(app: Flask) -> None:
+    """Attach sign-in, CSRF protection, security headers and the admin views to the app."""
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE", False))
+    app.config.setdefault("SESSION_COOKIE_NAME", "trunkline_session")
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    app.config.setdefault("FLASK_ADMIN_SWATCH", "default")
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    init_security(app)
+    app.register_blueprint(auth_bp)
+
+    from app.web.dashboard import DashboardView
+    from app.web.views import register_views
+
+    admin = Admin(app, name="Trunkline", url="/admin", index_view=DashboardView(name="Dashboard", url="/admin", endpoint="admin"),
+                  theme=Bootstrap4Theme(base_template="trunkline/master.html", fluid=True))
+    register_views(admin)
+    app.extensions["trunkline_admin"] = admin
+
+    @app.get("/")
+    def root():
+        return redirect(url_for("admin.index"))

@@ -1,0 +1,22 @@
+"""Every admin view, in menu order."""
+
+from __future__ import annotations
+
+from flask_admin import Admin
+
+from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk, User
+
+
+def register_views(admin: Admin) -> None:
+    from app.web.views.admin_views import AuditView, UserView
+    from app.web.views.porting import PortOrderView
+    from app.web.views.telecom import CarrierView, ClientView, NodeView, NumberView, TrunkView
+
+    admin.add_view(ClientView(Client, name="Clients", endpoint="client"))
+    admin.add_view(TrunkView(Trunk, name="Trunks", endpoint="trunk"))
+    admin.add_view(NumberView(PhoneNumber, name="Numbers", endpoint="number"))
+    admin.add_view(CarrierView(Carrier, name="Carriers", endpoint="carrier"))
+    admin.add_view(NodeView(Node, name="Nodes", endpoint="node"))
+    admin.add_view(PortOrderView(PortOrder, name="Port orders", endpoint="port_order"))
+    admin.add_view(AuditView(AuditEntry, name="Audit log", endpoint="audit"))
+    admin.add_view(UserView(User, name="Users", endpoint="user"))

@@ -1,0 +1,107 @@
+"""The audit log (read only) and user accounts (admins only)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g
+from flask_login import current_user
+
+from app.db import Session
+from app.errors import DomainError, ValidationError
+from app.services import users
+from app.web import forms
+from app.web.security import web_actor
+from app.web.views.base import ServiceModelView, SignedInView, apply_errors
+
+
+class AuditView(SignedInView):
+    """Every write, who made it, when, through which channel, before and after; never editable."""
+
+    column_list = ["at", "actor", "channel", "action", "entity", "entity_key", "summary", "before", "after"]
+    column_searchable_list = ["entity_key", "actor", "summary"]
+    column_filters = ["at", "actor", "channel", "action", "entity", "entity_key"]
+    column_sortable_list = ["at", "actor", "channel", "action", "entity", "entity_key"]
+    column_default_sort = ("id", True)
+    column_labels = {"at": "When (UTC)", "entity_key": "Key"}
+    page_size = 50
+
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return False
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return False
+
+    @property
+    def can_delete(self) -> bool:  # type: ignore[override]
+        return False
+
+    def get_actions_list(self):
+        return [], {}
+
+    def is_action_allowed(self, name):
+        return False
+
+
+class UserView(ServiceModelView):
+    """Accounts of the admin web; admins only."""
+
+    form_class = forms.UserForm
+    entity = "user"
+    writer_roles = ("admin",)
+    column_list = ["email", "role", "active", "created_at", "last_sign_in_at"]
+    column_details_list = column_list
+    column_export_list = column_list
+    column_searchable_list = ["email"]
+    column_filters = ["role", "active"]
+    column_default_sort = "email"
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and current_user.is_admin
+
+    def inaccessible_callback(self, name, **kwargs):
+        if current_user.is_authenticated:
+            abort(403)
+        return super().inaccessible_callback(name, **kwargs)
+
+    @property
+    def can_delete(self) -> bool:  # type: ignore[override]
+        return False  # deactivate instead: the audit log keeps naming the account
+
+    def initial(self, model):
+        return {"email": model.email, "role": model.role, "active": model.active, "password": ""}
+
+    def create_model(self, form):
+        password = form.password.data or users.generate_password()
+        try:
+            user = users.create(Session(), form.email.data, form.role.data, password, web_actor("form"))
+            if not form.active.data:
+                users.update(Session(), user, web_actor("form"), active=False)
+            Session.commit()
+        except ValidationError as exc:
+            Session.rollback()
+            apply_errors(form, exc)
+            return False
+        if not form.password.data:
+            g.tl_secret = {"label": f"account {user.email}", "username": user.email, "password": password, "revealed": False}
+        return user
+
+    def update_model(self, form, model):
+        if model.id == current_user.id and (form.role.data != "admin" or not form.active.data):
+            form.role.errors = list(form.role.errors) + ["you cannot remove your own admin role or disable yourself"]
+            return False
+        try:
+            if form.email.data.strip().lower() != model.email:
+                raise ValidationError(email="cannot be changed: create a new account and disable this one")
+            users.update(Session(), model, web_actor("form"), role=form.role.data, active=form.active.data,
+                         password=form.password.data or None)
+            Session.commit()
+        except ValidationError as exc:
+            Session.rollback()
+            apply_errors(form, exc)
+            return False
+        except DomainError as exc:
+            Session.rollback()
+            flash(str(exc), "error")
+            return False
+        return True

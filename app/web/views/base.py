@@ -1,0 +1,218 @@
+"""Thin Flask-Admin views: lists come from the database, every write goes through a domain service."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.helpers import get_form_data
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms.fields.core import UnboundField
+
+from app import projection
+from app.db import Session
+from app.errors import DomainError, ValidationError
+from app.web.security import web_actor
+
+# View methods that change data (or show a secret): only writers reach them, whatever the HTTP method.
+WRITE_VIEWS = {"create_view", "edit_view", "delete_view", "action_view", "ajax_update", "replace_node_view", "reveal_view",
+               "delete_release_view", "complete_view", "cancel_view"}
+
+
+class SecureForm(FlaskForm):
+    """Every admin form (create, edit, delete, bulk action) carries and checks the Flask-WTF CSRF token."""
+
+
+def plain(messages) -> str:
+    return "; ".join(str(m) for m in messages)
+
+
+def apply_errors(form, exc: ValidationError) -> None:
+    """Put each service error under its field; errors about fields the form lacks are flashed."""
+    for name, messages in exc.errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            if not isinstance(field.errors, list):
+                field.errors = list(field.errors)
+            field.errors.extend(messages)
+        else:
+            flash(f"{name.replace('_', ' ')}: {plain(messages)}", "error")
+    flash("Nothing was saved: correct the fields marked in red.", "error")
+
+
+def commit() -> None:
+    """Bring the realtime rows in line and commit the request's transaction."""
+    projection.apply_pending(Session())
+    Session.commit()
+
+
+class SignedInView(ModelView):
+    """Base of every model view: signed-in users only; only admins and operators write."""
+
+    form_base_class = SecureForm
+    can_view_details = True
+    can_export = True
+    export_types = ["csv"]
+    page_size = 20
+    can_set_page_size = True
+    writer_roles = ("admin", "operator")
+
+    def __init__(self, model, **kwargs):
+        # Flask-Admin 2.2 prefers a Flask-SQLAlchemy object; the plain scoped Session is still supported.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Passing a session object directly", DeprecationWarning)
+            super().__init__(model, Session, **kwargs)
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("auth.login", next=request.full_path))
+
+    def may_write(self) -> bool:
+        return current_user.is_authenticated and current_user.role in self.writer_roles
+
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return self.may_write()
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return self.may_write()
+
+    @property
+    def can_delete(self) -> bool:  # type: ignore[override]
+        return self.may_write()
+
+    def is_action_allowed(self, name: str) -> bool:
+        return self.may_write() and super().is_action_allowed(name)
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        if name in WRITE_VIEWS and not self.may_write():
+            abort(403)
+        return None
+
+
+class ServiceModelView(SignedInView):
+    """A model view whose create, update and delete call `service.save` / `service.delete`."""
+
+    service: Any = None
+    form_class: type | None = None
+    secret_fields: tuple[str, ...] = ()  # kept when left empty on edit, never pre-filled
+
+    def scaffold_form(self):
+        return self.form_class
+
+    def get_form(self):
+        return self.form_class
+
+    def initial(self, model) -> dict:
+        """Form values for an existing object (override when fields are references)."""
+        names = [n for n in dir(self.form_class) if isinstance(getattr(self.form_class, n, None), UnboundField)]
+        return {name: getattr(model, name, None) for name in names if name != "csrf_token"}
+
+    def prepare_form(self, form, model) -> None:
+        """Fill select choices; called for every form instance."""
+
+    def create_form(self, obj=None):
+        form = self.form_class(get_form_data())
+        self.prepare_form(form, None)
+        return form
+
+    def edit_form(self, obj=None):
+        formdata = get_form_data()
+        form = self.form_class(formdata, data=None if formdata else self.initial(obj))
+        self.prepare_form(form, obj)
+        return form
+
+    def on_form_prefill(self, form, id):  # noqa: A002 - Flask-Admin's signature
+        return None
+
+    def form_values(self, form, model) -> dict:
+        data = {f.name: f.data for f in form if f.name != "csrf_token"}
+        for name in self.secret_fields:
+            if model is not None and not data.get(name):
+                data.pop(name, None)
+        return data
+
+    def after_create(self, obj, form) -> None:
+        """Hook: runs after the commit of a create."""
+
+    def create_model(self, form):
+        try:
+            obj, _ = self.service.save(Session(), self.form_values(form, None), web_actor("form"))
+            commit()
+        except ValidationError as exc:
+            Session.rollback()
+            apply_errors(form, exc)
+            return False
+        except DomainError as exc:
+            Session.rollback()
+            flash(str(exc), "error")
+            return False
+        self.after_create(obj, form)
+        return obj
+
+    def update_model(self, form, model):
+        try:
+            self.service.save(Session(), self.form_values(form, model), web_actor("form"), model)
+            commit()
+        except ValidationError as exc:
+            Session.rollback()
+            apply_errors(form, exc)
+            return False
+        except DomainError as exc:
+            Session.rollback()
+            flash(str(exc), "error")
+            return False
+        return True
+
+    def delete_one(self, model, actor) -> None:
+        self.service.delete(Session(), model, actor)
+
+    def delete_model(self, model):
+        try:
+            self.delete_one(model, web_actor("form"))
+            commit()
+        except DomainError as exc:
+            Session.rollback()
+            flash(f"Not deleted: {exc}", "error")
+            return False
+        return True
+
+    @action("delete", "Delete", "Delete the selected records? Each one is checked first; if one cannot go, none is deleted.")
+    def action_delete(self, ids):
+        actor = web_actor("action")
+        pk = self.model.id
+        models = list(Session().scalars(select(self.model).where(pk.in_([int(i) for i in ids if str(i).isdigit()]))))
+        try:
+            for model in models:
+                self.delete_one(model, actor)
+            commit()
+        except DomainError as exc:
+            Session.rollback()
+            flash(f"Nothing was deleted: {exc}", "error")
+            return
+        flash(f"{len(models)} record(s) deleted.", "success")
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        response = super().create_view()
+        secret = g.pop("tl_secret", None)
+        if secret is not None and getattr(response, "status_code", 200) in (301, 302, 303):
+            return self.render("trunkline/secret_once.html", secret=secret, return_url=response.location)
+        return response
+
+
+def link(url: str, text: str) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(url, text)

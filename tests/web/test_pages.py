@@ -1,0 +1,256 @@
+"""What a sysadmin sees and does: field-level errors, secrets, refusals, E911 preview, client page, dashboard, porting."""
+
+from __future__ import annotations
+
+import html as html_module
+import json
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select
+
+from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
+from app.models.realtime import REALTIME_TABLES
+from app.projection.names import RT_E911
+from app.services import carriers, clients, numbers, trunks
+from app.services.audit import SYSTEM
+from tests.web.scenarios import CARRIER_FORM, NUMBER_FORM, TRUNK_FORM, audit_count, last_audit
+
+
+def field_errors(html: str, field: str) -> str:
+    """The text of the form group of one field (its input and its error messages)."""
+    match = re.search(rf'<div class="form-group[^"]*">(?:(?!<div class="form-group).)*?name="{field}".*?(?=<div class="form-group|<hr)', html, re.S)
+    assert match, f"no field {field} in the page"
+    return html_module.unescape(re.sub(r"\s+", " ", match.group(0)))
+
+
+def test_invalid_carrier_shows_plain_errors_at_each_field(as_role, web):
+    b = as_role("operator")
+    before = audit_count(web)
+    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "New Tel!", "signalling_addresses": "203.0.113.7/24", "port": "99999"})
+    assert page.status_code == 200
+    assert "is not allowed: use 1-32 lowercase letters" in field_errors(page.text, "name")
+    assert "has host bits set: did you mean 203.0.113.0/24?" in field_errors(page.text, "signalling_addresses")
+    assert "99999 is out of range (1 to 65535)" in field_errors(page.text, "port")
+    assert "Nothing was saved" in page.text
+    assert audit_count(web) == before
+    page = b.post("/admin/carrier/new/", CARRIER_FORM)
+    assert page.status_code == 302
+    entry = last_audit(web)
+    assert (entry.action, entry.entity, entry.entity_key, entry.channel, entry.actor) == ("create", "carrier", "newtel", "form",
+                                                                                         "operator@example.test")
+    assert json.loads(entry.after)["signalling_addresses"] == "203.0.113.77"
+
+
+def test_number_errors_say_why(as_role, web):
+    b = as_role("operator")
+    page = b.post("/admin/number/new/", {**NUMBER_FORM, "number": "204-411-1234"})
+    assert "N11 code" in field_errors(page.text, "number")
+    page = b.post("/admin/number/new/", {**NUMBER_FORM, "number": "44 20 7946 0000"})
+    assert "NANP" in field_errors(page.text, "number") or "digits" in field_errors(page.text, "number")
+    page = b.post("/admin/number/new/", {**NUMBER_FORM, "number": "416 555 2301"})
+    assert "already exists (client GLOBEX)" in field_errors(page.text, "number")
+    page = b.post("/admin/number/new/", {**NUMBER_FORM, "trunk": "pbx"})
+    assert "client ACME has no trunk named 'pbx'" in field_errors(page.text, "trunk")
+    page = b.post("/admin/number/new/", {**NUMBER_FORM, "e911_registered": "y", "carrier": "telus", "e911_address": ""})
+    assert "the service address registered for 911 is required" in field_errors(page.text, "e911_address")
+    assert web.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.e164 == "+12045551299")) == 0
+
+
+def test_credentials_trunk_password_is_shown_once_then_only_by_audited_reveal(as_role, web, accounts):
+    b = as_role("operator")
+    page = b.post("/admin/trunk/new/", TRUNK_FORM)
+    assert page.status_code == 200
+    trunk = trunks.get(web, "GLOBEX", "fax")
+    assert "shown only now" in page.text
+    assert trunk.password in page.text and len(trunk.password) >= 16
+    assert trunk.password not in json.dumps([e.after for e in web.scalars(select(AuditEntry))])
+    details = b.get(f"/admin/trunk/details/?id={trunk.id}").text
+    assert trunk.password not in details
+    assert trunk.password not in b.get(f"/admin/trunk/edit/?id={trunk.id}").text
+    assert trunk.password not in b.get("/admin/trunk/export/csv/").text
+    assert trunk.password not in b.get("/admin/trunk/").text
+    revealed = b.post("/admin/trunk/reveal/", {"id": str(trunk.id)})
+    assert trunk.password in revealed.text
+    entry = last_audit(web)
+    assert (entry.action, entry.entity, entry.entity_key, entry.actor) == ("reveal", "trunk", "GLOBEX/fax", accounts["operator"])
+
+
+def test_edit_with_empty_password_keeps_it(as_role, web):
+    trunk = trunks.get(web, "ACME", "branch")
+    old = trunk.password
+    form = {**TRUNK_FORM, "client": "ACME", "name": "branch", "username": "acme_branch", "codecs": "ulaw,alaw", "max_channels": "11"}
+    assert as_role("operator").post(f"/admin/trunk/edit/?id={trunk.id}", form).status_code == 302
+    web.expire_all()
+    trunk = trunks.get(web, "ACME", "branch")
+    assert trunk.password == old and trunk.max_channels == 11
+
+
+def test_deleting_a_carrier_that_holds_numbers_is_refused_with_the_reason(as_role, web):
+    carrier = carriers.get(web, "telus")
+    page = as_role("operator").post("/admin/carrier/delete/", {"id": str(carrier.id)}, follow_redirects=True)
+    assert "Not deleted: carrier telus holds or is porting" in page.text
+    assert web.get(Carrier, carrier.id) is not None
+
+
+def test_deleting_a_trunk_with_numbers_asks_for_the_explicit_cascade(as_role, web):
+    trunk = trunks.get(web, "ACME", "main")
+    b = as_role("operator")
+    page = b.post("/admin/trunk/delete/", {"id": str(trunk.id)}, follow_redirects=True)
+    assert "rings 2 number(s)" in page.text
+    assert web.get(Trunk, trunk.id) is not None
+    assert "release its 2 number(s)" in b.get(f"/admin/trunk/details/?id={trunk.id}").text
+
+
+def test_deleting_the_node_of_an_active_client_is_refused(as_role, web):
+    node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    page = as_role("operator").post("/admin/node/delete/", {"id": str(node.id)}, follow_redirects=True)
+    assert "serves client ACME" in page.text
+    assert web.get(Node, node.id) is not None
+
+
+def test_bulk_delete_is_all_or_nothing(as_role, web):
+    spare, _ = carriers.save(web, {"name": "spare", "signalling_addresses": "203.0.113.99"}, SYSTEM)
+    web.commit()
+    telus = carriers.get(web, "telus")
+    b = as_role("operator")
+    page = b.client.post("/admin/carrier/action/", data={"action": "delete", "rowid": [str(spare.id), str(telus.id)],
+                                                         "csrf_token": b.token}, follow_redirects=True)
+    assert "Nothing was deleted" in page.text
+    assert web.get(Carrier, spare.id) is not None
+
+
+def test_trunk_page_shows_numbers_e911_preview_and_registration(as_role, web):
+    trunk = trunks.get(web, "ACME", "branch")
+    contacts = REALTIME_TABLES["ps_contacts"]
+    expiry = int((datetime.now() + timedelta(minutes=5)).timestamp())
+    web.execute(insert(contacts).values(id=f"{trunk.endpoint_id};@abc", endpoint=trunk.endpoint_id, uri="sip:acme@198.18.10.9:5060",
+                                        user_agent="Yealink W60B", expiration_time=expiry, via_addr="198.18.10.9", via_port=5060))
+    web.commit()
+    b = as_role("viewer")
+    page = b.get(f"/admin/trunk/details/?id={trunk.id}&caller_id=204-555-1204").text
+    text = re.sub(r"\s+", " ", page)
+    assert ("A 911 call from this trunk with caller ID 204-555-1204 leaves through carrier bell as 12045551203, "
+            "from the trunk-level registration (+12045551203)") in text
+    assert "(204) 555-1203" in text and "(204) 555-1204" in text
+    assert "Yealink W60B" in text and "sip:acme@198.18.10.9:5060" in text
+    page = re.sub(r"\s+", " ", b.get(f"/admin/trunk/details/?id={trunk.id}&caller_id=204-555-1201").text)
+    assert "leaves through carrier telus as 2045551201, from the caller's own registration (+12045551201)" in html_module.unescape(page)
+
+
+def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
+    client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE"}, SYSTEM)
+    trunk, _ = trunks.save(web, {"client": "NINE", "name": "main", "source_addresses": "198.18.99.1"},
+                           SYSTEM)
+    web.commit()
+    page = as_role("viewer").get(f"/admin/trunk/details/?id={trunk.id}").text
+    assert 'tl-bad tl-bad-box">A 911 call from this trunk does not resolve' in page
+    dashboard = as_role("viewer").get("/admin/").text
+    assert "trunk NINE/main" in dashboard and "client NINE" in dashboard
+    assert "tl-bad-box" in dashboard
+
+
+def test_client_page_shows_node_dns_trunks_numbers_and_coverage(as_role, web):
+    client = clients.get(web, "ACME")
+    page = re.sub(r"\s+", " ", as_role("viewer").get(f"/admin/client/details/?id={client.id}").text)
+    assert "cl-ovh-bhs7 — 192.0.2.21" in page
+    assert "acme.trunk.example.net" in page
+    assert "every trunk resolves" in page
+    assert "main" in page and "branch" in page
+    assert "(204) 555-1201" in page and "(204) 555-1204" in page
+
+
+def test_dashboard_counts_coverage_providers_and_calls(as_role, web):
+    cdr = REALTIME_TABLES["cdr"]
+    today = datetime.now().replace(hour=10, minute=0, second=0, microsecond=0)
+    rows = [dict(accountcode="ACME", start=today - timedelta(days=d), channel="PJSIP/trunk-ACME-main-0001",
+                 dstchannel="PJSIP/carrier-telus-0002", disposition="ANSWERED", duration=60, billsec=55) for d in (0, 0, 1)]
+    rows.append(dict(accountcode="GLOBEX", start=today, channel="PJSIP/trunk-GLOBEX-pbx-0001", dstchannel="PJSIP/carrier-bell-0003",
+                     disposition="ANSWERED", duration=30, billsec=20))
+    web.execute(insert(cdr), rows)
+    web.commit()
+    b = as_role("viewer")
+    page = b.get("/admin/").text
+    assert "Calls per day (last 30 days): 4" in page
+    assert f"{today.date().isoformat()}: 3 call(s)" in page
+    assert "Every active client and every trunk resolves" in page
+    assert "Calls per day (last 30 days, client ACME): 3" in b.get("/admin/?client=ACME").text
+    assert "Calls per day (last 30 days, carrier bell): 1" in b.get("/admin/?carrier=bell").text
+    assert "tl-provider-warning" not in page
+    vultr = web.scalar(select(Node).where(Node.name == "cn-vultr-tor1"))
+    vultr.state = "retired"
+    web.commit()
+    assert "The only carrier-facing node is hosted by OVHcloud" in b.get("/admin/").text
+
+
+def test_numbers_search_by_prefix_filters_and_export(as_role, web):
+    b = as_role("viewer")
+    page = b.get("/admin/number/?search=1-204-555").text
+    assert "(204) 555-1201" in page and "(416) 555-2301" not in page
+    page = b.get("/admin/number/?search=(416)").text
+    assert "(416) 555-2301" in page and "(204) 555-1201" not in page
+    csv = b.get("/admin/number/export/csv/").text
+    assert "+16045553403" in csv and "+12045551201" in csv
+    assert "ACME" in csv
+
+
+def test_port_order_completion_moves_all_numbers_and_e911_follows(as_role, web):
+    b = as_role("operator")
+    form = {"from_carrier": "telus", "to_carrier": "bell", "due_date": "2026-12-01", "numbers": "204-555-1201\n416-555-2301"}
+    page = b.post("/admin/port_order/new/", form)
+    assert "+14165552301 is held by carrier bell, not telus" in field_errors(page.text, "numbers")
+    form["numbers"] = "204-555-1201\n(204) 555-1202"
+    page = b.post("/admin/port_order/new/", form)
+    assert page.status_code == 302
+    order = web.scalar(select(PortOrder))
+    assert numbers.get(web, "2045551201").port_status == "port_in_pending"
+    e911 = REALTIME_TABLES["extensions"]
+    acme_main = trunks.get(web, "ACME", "main")
+    row = web.execute(select(e911.c.appdata).where(e911.c.context == RT_E911, e911.c.exten == f"{acme_main.id}*default")).scalar()
+    assert "carrier-telus" in row
+    page = b.post("/admin/port_order/complete/", {"id": str(order.id)}, follow_redirects=True)
+    assert "2 number(s) now held by bell" in page.text
+    web.expire_all()
+    assert {numbers.get(web, n).carrier.name for n in ("2045551201", "2045551202")} == {"bell"}
+    assert numbers.get(web, "2045551201").port_status == "active"
+    row = web.execute(select(e911.c.appdata).where(e911.c.context == RT_E911, e911.c.exten == f"{acme_main.id}*default")).scalar()
+    assert "carrier-bell" in row and "12045551201" in row
+    assert web.get(PortOrder, order.id).status == "completed"
+    assert last_audit(web).action == "complete"
+
+
+def test_port_order_that_cannot_complete_moves_nothing(as_role, web):
+    b = as_role("operator")
+    carriers.save(web, {"name": "no911", "signalling_addresses": "203.0.113.80"}, SYSTEM)
+    web.commit()
+    page = b.post("/admin/port_order/new/", {"from_carrier": "telus", "to_carrier": "no911", "due_date": "2026-12-01",
+                                              "numbers": "204-555-1201, 204-555-1202"})
+    assert page.status_code == 302
+    order = web.scalar(select(PortOrder))
+    page = b.post("/admin/port_order/complete/", {"id": str(order.id)}, follow_redirects=True)
+    assert "does not provide 911" in page.text and "no number moved" in page.text
+    web.expire_all()
+    assert {numbers.get(web, n).carrier.name for n in ("2045551201", "2045551202")} == {"telus"}
+    assert web.get(PortOrder, order.id).status == "pending"
+
+
+def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
+    client = clients.get(web, "ACME")
+    b = as_role("operator")
+    page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-new", "public_ip": "192.0.2.21"})
+    assert "is the address of the node being replaced (192.0.2.21)" in field_errors(page.text, "public_ip")
+    page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor3", "public_ip": "192.0.2.31"})
+    assert "node cl-vultr-tor3 already has this name" in field_errors(page.text, "name")
+    assert clients.get(web, "ACME").node.name == "cl-ovh-bhs7"
+    page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor9", "public_ip": "192.0.2.31", "hosting_provider": "Vultr"})
+    text = re.sub(r"\s+", " ", page.text)
+    assert "change the A record of acme.trunk.example.net from 192.0.2.21 to 192.0.2.31" in text
+    assert "Deploy the static Asterisk configuration of node cl-vultr-tor9" in text
+    web.expire_all()
+    client = clients.get(web, "ACME")
+    assert client.node.name == "cl-vultr-tor9" and client.node.dns_name == "acme.trunk.example.net"
+    old = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    assert old.state == "draining" and old.dns_name is None
+    addresses = {a.node_id for t in client.trunks for a in t.addresses}
+    assert addresses == {client.node_id}
+    assert web.scalar(select(func.count()).select_from(Client).where(Client.node_id == old.id)) == 0
