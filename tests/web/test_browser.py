@@ -1,0 +1,221 @@
+"""The admin in a real browser: headless Chromium (Debian's package) driven by Playwright against a live server.
+
+Sign in, create a carrier, a node, a client, a trunk and a number (correcting invalid input on the way), read the
+E911 preview, complete a port order and sign out. Screenshots go to artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session as OrmSession
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
+ADMIN, PASSWORD = "browser-admin@example.test", "browser-test-password"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"the browser tests must run when CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def sync_playwright():
+    try:
+        from playwright.sync_api import sync_playwright as start
+    except ImportError as exc:
+        _unavailable(f"playwright is not installed: {exc}")
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        _unavailable(f"no Chromium at {CHROMIUM} (scripts/test_prereqs.d/chromium.sh installs it)")
+    return start
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The real app on 127.0.0.1 (a free port) in a thread, with its own migrated, seeded SQLite file."""
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.db import Session
+    from app.migrations import upgrade
+    from app.projection import apply_pending
+    from app.services import users
+    from app.services.audit import Actor
+    from seeds.demo import load
+
+    url = f"sqlite:///{tmp_path / 'browser.db'}"
+    upgrade(url)
+    # The shared scoped Session may still carry another test's settings: start from the defaults.
+    Session.remove()
+    Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "TESTING": False})
+    engine = app.extensions["trunkline_engine"]
+    with OrmSession(engine) as db:
+        load(db)
+        apply_pending(db)
+        users.create(db, ADMIN, "admin", PASSWORD, Actor("browser-test", "cli"))
+        db.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.server_port}", "engine": engine}
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        Session.remove()
+        Session.configure(bind=None)
+        engine.dispose()
+
+
+@pytest.fixture
+def page(sync_playwright, live_server):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        tab.set_default_timeout(15000)
+        try:
+            yield tab
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def text(page) -> str:
+    return re.sub(r"\s+", " ", page.inner_text("body"))
+
+
+def save(page) -> None:
+    page.click("input[type=submit][value='Save']")
+    page.wait_for_load_state("networkidle")
+
+
+def test_sysadmin_day_in_the_browser(page, live_server):
+    base = live_server["url"]
+    from app.models import PhoneNumber, PortOrder, Trunk
+
+    # Sign in.
+    page.goto(f"{base}/admin/")
+    assert "/login" in page.url
+    shot(page, "01-sign-in")
+    page.fill("#email", ADMIN)
+    page.fill("#password", PASSWORD)
+    page.click("#tl-sign-in")
+    page.wait_for_url(f"{base}/admin/")
+    assert "E911 coverage" in text(page)
+    shot(page, "02-dashboard")
+
+    # A carrier, with an address that is corrected after the form says what is wrong.
+    page.goto(f"{base}/admin/carrier/new/")
+    page.fill("#name", "fibrenet")
+    page.fill("#signalling_addresses", "203.0.113.9/24")
+    page.check("#provides_911")
+    save(page)
+    assert "has host bits set: did you mean 203.0.113.0/24?" in text(page)
+    shot(page, "03-carrier-error")
+    page.fill("#signalling_addresses", "203.0.113.9")
+    save(page)
+    assert "Record was successfully created" in text(page)
+    assert "fibrenet" in text(page)
+
+    # A node for the new client, then the client on it.
+    page.goto(f"{base}/admin/node/new/")
+    page.fill("#name", "cl-hetzner-fsn1")
+    page.select_option("#role", "client")
+    page.fill("#public_ip", "192.0.2.41")
+    page.fill("#hosting_provider", "Hetzner")
+    page.fill("#dns_name", "zeta.trunk.example.net")
+    save(page)
+    assert "Record was successfully created" in text(page)
+    page.goto(f"{base}/admin/client/new/")
+    page.fill("#name", "Zeta Freight")
+    page.fill("#account_code", "ZETA")
+    page.select_option("#node", "cl-hetzner-fsn1")
+    save(page)
+    assert "Record was successfully created" in text(page)
+
+    # A trunk authenticated by IP.
+    page.goto(f"{base}/admin/trunk/new/")
+    page.select_option("#client", "ZETA")
+    page.fill("#name", "main")
+    page.fill("#source_addresses", "198.18.50.10")
+    save(page)
+    assert "Record was successfully created" in text(page)
+
+    # A number: first an N11 exchange (refused, with the reason), then the right one.
+    page.goto(f"{base}/admin/number/new/")
+    page.fill("#number", "204-411-1234")
+    page.select_option("#carrier", "fibrenet")
+    page.select_option("#client", "ZETA")
+    page.fill("#trunk", "main")
+    page.check("#e911_registered")
+    page.fill("#e911_address", "1 Rail Way, Winnipeg MB R3C 0A1")
+    save(page)
+    assert "N11 code" in text(page)
+    shot(page, "04-number-error")
+    page.fill("#number", "204-555-1411")
+    save(page)
+    assert "Record was successfully created" in text(page)
+    shot(page, "05-numbers")
+
+    # The trunk page: its number and the E911 preview.
+    with OrmSession(live_server["engine"]) as db:
+        trunk_id = db.scalar(select(Trunk.id).where(Trunk.name == "main", Trunk.username.is_(None)).order_by(Trunk.id.desc()))
+    page.goto(f"{base}/admin/trunk/details/?id={trunk_id}")
+    page.fill("#caller_id", "204-555-1411")
+    page.click("#tl-e911-form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    preview = re.sub(r"\s+", " ", page.inner_text("#tl-e911-preview"))
+    assert ("A 911 call from this trunk with caller ID 204-555-1411 leaves through carrier fibrenet as +12045551411, "
+            "from the caller's own registration (+12045551411)") in preview
+    shot(page, "06-trunk-e911-preview")
+
+    # Port the number from fibrenet to telus and complete the order.
+    page.goto(f"{base}/admin/port_order/new/")
+    page.select_option("#from_carrier", "fibrenet")
+    page.select_option("#to_carrier", "telus")
+    page.fill("#due_date", "2026-12-15")
+    page.fill("#numbers", "204-555-1411")
+    save(page)
+    assert "pending" in page.inner_text("#tl-port-status")
+    shot(page, "07-port-order")
+    page.click("#tl-port-complete")
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("#tl-port-status").strip() == "completed"
+    assert "1 number(s) now held by telus" in text(page)
+    shot(page, "08-port-order-completed")
+    with OrmSession(live_server["engine"]) as db:
+        number = db.scalar(select(PhoneNumber).where(PhoneNumber.e164 == "+12045551411"))
+        assert number.carrier.name == "telus" and number.port_status == "active"
+        assert db.scalar(select(PortOrder.status)) == "completed"
+    page.goto(f"{base}/admin/trunk/details/?id={trunk_id}&caller_id=2045551411")
+    assert "leaves through carrier telus as 2045551411" in page.inner_text("#tl-e911-preview")
+
+    # The audit log names the browser user; then sign out.
+    page.goto(f"{base}/admin/audit/")
+    assert ADMIN in text(page)
+    shot(page, "09-audit-log")
+    page.click("#tl-sign-out")
+    page.wait_for_url(re.compile(r".*/login$"))
+    assert "You are signed out" in text(page)
+    page.goto(f"{base}/admin/number/")
+    assert "/login" in page.url
