@@ -10,7 +10,7 @@ from flask import Flask, current_app
 
 from app.cli import domain_command, fail
 from app.db import Session
-from app.nodeconf import NodeSettings, render_node, write_node
+from app.nodeconf import LOOKUPS, NodeSettings, render_node, write_node
 
 
 def register(app: Flask) -> None:
@@ -40,9 +40,11 @@ def register(app: Flask) -> None:
     @click.option("--cache-stale", type=int, default=10, show_default=True, help="Seconds before a cached object is refreshed.")
     @click.option("--cache-max", type=int, default=60, show_default=True, help="Seconds a cached object lives at most.")
     @click.option("--verbose-log", is_flag=True, help="Also log verbose messages to messages.log (debugging).")
+    @click.option("--lookup", type=click.Choice(LOOKUPS), default="switch", show_default=True,
+                  help="How the dialplan reads realtime keys: the realtime switch, or func_odbc (one query per key).")
     @domain_command
     def render_cmd(node_name, out_dir, db_url, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports, rtp, pool,
-                   cache_stale, cache_max, verbose_log):
+                   cache_stale, cache_max, verbose_log, lookup):
         """Write NODE's Asterisk files (and its nftables rule set) into --out."""
         url = db_url or current_app.config["DATABASE_URL"]
         if not admin_nets:
@@ -59,7 +61,7 @@ def register(app: Flask) -> None:
             settings = NodeSettings.from_database_url(
                 url, dsn=dsn, odbc_driver=odbc_driver, etc_dir=etc_dir, state_dir=state_dir,
                 admin_networks=_networks(admin_nets), admin_ports=list(admin_ports) or None, rtp_start=start, rtp_end=end,
-                pool=pool, cache_stale=cache_stale, cache_max=cache_max, verbose_log=verbose_log)
+                pool=pool, cache_stale=cache_stale, cache_max=cache_max, verbose_log=verbose_log, lookup=lookup)
         except ValueError as exc:
             fail(str(exc))
         files = render_node(Session(), node_name, settings)

@@ -45,12 +45,14 @@ FILES = (
     ("pjsip.conf", "pjsip.conf.j2"),
     ("rtp.conf", "rtp.conf.j2"),
     ("extensions.conf", "extensions.conf.j2"),
+    ("func_odbc.conf", "func_odbc.conf.j2"),
     ("cdr.conf", "cdr.conf.j2"),
     ("cdr_adaptive_odbc.conf", "cdr_adaptive_odbc.conf.j2"),
     ("odbc.ini", "odbc.ini.j2"),
     ("odbcinst.ini", "odbcinst.ini.j2"),
     ("nftables.conf", "nftables.conf.j2"),
 )
+LOOKUPS = ("switch", "odbc")
 SECRET_FILES = ("res_odbc.conf", "odbc.ini")  # written 0600: they hold the database password
 
 # Header the client node sets on calls to a carrier node: which carrier endpoint to use.
@@ -81,6 +83,9 @@ class NodeSettings:
     cache_max: int = 60  # seconds after which it is dropped and read again (worst-case lifetime of a change)
     realtime_cache: int = 1  # pbx_realtime keeps an exact dialplan hit this long (built in to Asterisk)
     verbose_log: bool = False
+    # How the static dialplan reads a realtime key: "switch" (the realtime switch: DIALPLAN_EXISTS, then
+    # Gosub into the row) or "odbc" (func_odbc: one SELECT of the same row per look-up, hit or miss).
+    lookup: str = "switch"
 
     @classmethod
     def from_database_url(cls, url: str, **overrides) -> NodeSettings:
@@ -92,6 +97,10 @@ class NodeSettings:
                       db_user=parsed.username or "asterisk", db_password=parsed.password or "")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.lookup not in LOOKUPS:
+            raise ValueError(f"lookup must be one of {', '.join(LOOKUPS)}, not {self.lookup!r}")
 
     def directories(self) -> dict[str, str]:
         """asterisk.conf [directories] (as seen by the Asterisk process)."""

@@ -126,3 +126,15 @@ def test_cli_errors_are_one_plain_line(seeded, tmp_path, args, message):
     result = _cli(seeded).invoke(args=["node", "render", *args[:1], "--out", str(tmp_path / "x"), *args[1:]])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_lookup_modes(seeded):
+    switch = render(seeded, "cl-ovh-bhs7")
+    assert "DIALPLAN_EXISTS(${ARG1},${ARG2},1)" in switch["extensions.conf"] and "ODBC_TL_LOOKUP" not in switch["extensions.conf"]
+    assert "noload => func_odbc.so" in switch["modules.conf"]
+    odbc = render(seeded, "cl-ovh-bhs7", lookup="odbc")
+    assert "exten => s,1,Return(${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
+    assert "noload => func_odbc.so" not in odbc["modules.conf"]
+    assert "dsn = trunkline" in odbc["func_odbc.conf"] and "FROM extensions WHERE context=" in odbc["func_odbc.conf"]
+    with pytest.raises(ValueError, match="lookup must be one of"):
+        NodeSettings(lookup="carrier-pigeon")

@@ -3,21 +3,34 @@ one client with three trunks; loaded through the project's own services, like th
 
 from __future__ import annotations
 
+import os
+import random
+
 from app.services import carriers, clients, nodes, numbers, trunks
 from app.services.audit import Actor
 
 ACTOR = Actor("e2e", "test")
 
-CARRIER_NODE = dict(name="cn1", role="carrier", public_ip="127.0.0.11", sip_port=5060, hosting_provider="loopback")
-CLIENT_NODE = dict(name="cl1", role="client", public_ip="127.0.0.12", sip_port=5060, hosting_provider="loopback")
+# Every address is in a /24 of 127.0.0.0/8 picked per process, so that test runs started at the same
+# time on one machine (developers sharing it, a bench) never collide on an address and port.
+NET = os.environ.get("TRUNKLINE_E2E_NET") or f"127.{random.randint(100, 254)}.{random.randint(0, 255)}"
+
+
+def ip(host: int) -> str:
+    """An address of this run's /24."""
+    return f"{NET}.{host}"
+
+
+CARRIER_NODE = dict(name="cn1", role="carrier", public_ip=ip(11), sip_port=5060, hosting_provider="loopback")
+CLIENT_NODE = dict(name="cl1", role="client", public_ip=ip(12), sip_port=5060, hosting_provider="loopback")
 
 # Each carrier answers 503 / 486 to numbers containing its own trigger digits (see REJECT_503/REJECT_486).
 CARRIERS = [
-    dict(name="alpha", signalling_addresses="127.0.0.31", callerid_format="nanp10", e911_callerid_format="nanp10",
+    dict(name="alpha", signalling_addresses=ip(31), callerid_format="nanp10", e911_callerid_format="nanp10",
          dial_format="nanp10", send_pai=True, provides_911=True, priority=10),
-    dict(name="bravo", signalling_addresses="127.0.0.32", callerid_format="nanp11", e911_callerid_format="nanp11",
+    dict(name="bravo", signalling_addresses=ip(32), callerid_format="nanp11", e911_callerid_format="nanp11",
          dial_format="nanp11", send_pai=False, provides_911=True, priority=20),
-    dict(name="charlie", signalling_addresses="127.0.0.33", callerid_format="e164", e911_callerid_format="e164",
+    dict(name="charlie", signalling_addresses=ip(33), callerid_format="e164", e911_callerid_format="e164",
          dial_format="e164", send_pai=True, provides_911=True, priority=30),
 ]
 REJECT_503 = {"alpha": "5550501", "bravo": "5550502", "charlie": "5550503"}
@@ -25,8 +38,8 @@ REJECT_486 = {"alpha": "5550481", "bravo": "5550482", "charlie": "5550483"}
 
 CLIENT = dict(name="Acme E2E", account_code="ACME", node="cl1", max_channels=50)
 TRUNKS = [
-    dict(client="ACME", name="main", auth_mode="ip", source_addresses="127.0.0.21", pbx_port=5060, did_format="nanp10"),
-    dict(client="ACME", name="alt", auth_mode="ip", source_addresses="127.0.0.22", pbx_port=5060, did_format="e164"),
+    dict(client="ACME", name="main", auth_mode="ip", source_addresses=ip(21), pbx_port=5060, did_format="nanp10"),
+    dict(client="ACME", name="alt", auth_mode="ip", source_addresses=ip(22), pbx_port=5060, did_format="e164"),
     dict(client="ACME", name="branch", auth_mode="credentials", username="acme_branch",
          password="Branch-Secret-Password-2026", did_format="e164"),
 ]
@@ -44,9 +57,9 @@ NUMBERS = [
 CLIENT_NUMBERS = dict(e911_number="2045552001", main_number="2045552001")
 ALT_E911 = "2045552003"
 
-PBX = {"main": "127.0.0.21", "alt": "127.0.0.22", "branch": "127.0.0.23"}
+PBX = {"main": ip(21), "alt": ip(22), "branch": ip(23)}
 CARRIER_IP = {c["name"]: c["signalling_addresses"] for c in CARRIERS}
-STRANGER = "127.0.0.99"  # on no whitelist
+STRANGER = ip(99)  # on no whitelist
 
 
 def load(session) -> None:

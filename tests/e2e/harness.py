@@ -1,6 +1,6 @@
 """End-to-end platform: a fresh MariaDB database filled through the services, two real Asterisk 22
 nodes (carrier side and client side) started from configs rendered by `flask node render`, and
-SIPp playing the carriers and the client's PBXs, all on distinct 127.0.0.x addresses."""
+SIPp playing the carriers and the client's PBXs, all on distinct addresses of a loopback /24 (data.NET)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,35 @@ def asterisk_root() -> Path:
     if result.returncode != 0:
         raise Unavailable(f"asterisk_root.sh build failed: {result.stderr.strip().splitlines()[-1:]}")
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+def processes_in(root: Path) -> list[int]:
+    """Pids of processes running inside the root (another test run or bench still using it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "root") == str(root):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+HOSTS_MARK = "# trunkline e2e: names Asterisk resolves on every call"
+
+
+def pin_host_names(root: Path) -> None:
+    """Answer from the root's /etc/hosts the two names Asterisk looks up for each RTP session it opens
+    on a wildcard address (ast_find_ourip: this host's name, then A.ROOT-SERVERS.NET, only to pick a
+    source address; no packet is sent to it). Otherwise every call sends DNS queries off the machine
+    and, under load, blocks SIP threads for the resolver's 5 s timeout."""
+    hosts = root / "etc" / "hosts"
+    current = hosts.read_text() if hosts.exists() else ""
+    if HOSTS_MARK in current:
+        return
+    hostname = os.uname().nodename
+    hosts.write_text(current.rstrip("\n") + f"\n{HOSTS_MARK}\n127.0.1.1\t{hostname}\n198.41.0.4\tA.ROOT-SERVERS.NET a.root-servers.net\n")
 
 
 @dataclass
@@ -130,12 +159,14 @@ class SippUas:
     xml: Path
     log: Path
     media_port: int
+    trace: bool = True
     proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        trace = ["-trace_msg", "-message_file", str(self.log), "-trace_err", "-error_file", str(self.log) + ".err"]
         self.proc = subprocess.Popen(
             ["sipp", "-sf", str(self.xml), "-i", self.ip, "-p", str(SIP_PORT), "-mp", str(self.media_port), "-aa",
-             "-trace_msg", "-message_file", str(self.log), "-trace_err", "-error_file", str(self.log) + ".err"],
+             *(trace if self.trace else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     def size(self) -> int:
@@ -180,8 +211,15 @@ class CallResult:
 class Platform:
     """The whole sandbox; start() brings it up, stop() tears everything down."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *, trace: bool = True, verbose: bool = True, transform=None,
+                 lookup: str | None = None):
+        """trace: SIPp answering sides log every message; verbose: Asterisk logs every dialplan step;
+        transform(platform, node_name, etc_dir): rewrites a node's rendered files before it starts."""
         self.workdir = workdir
+        self.trace = trace
+        self.verbose = verbose
+        self.transform = transform
+        self.lookup = lookup or os.environ.get("TRUNKLINE_E2E_LOOKUP", "switch")
         self.run_id = uuid.uuid4().hex[:8]
         self.db_name = f"trunkline_e2e_{self.run_id}"
         self.db_url = f"{MARIADB_URL}/{self.db_name}"
@@ -197,6 +235,7 @@ class Platform:
     # ---- set-up ----
     def start(self) -> None:
         self.root = asterisk_root()
+        pin_host_names(self.root)
         self._mounted_here = not os.path.ismount(self.root / "proc")
         run(["bash", str(ROOT_SCRIPT), "mount"], timeout=600)
         self._create_database()
@@ -243,9 +282,12 @@ class Platform:
                 out = self.root / inner.lstrip("/") / "etc"
                 result = runner.invoke(args=["node", "render", name, "--out", str(out), "--db-url", self.db_url,
                                              "--etc-dir", f"{inner}/etc", "--state-dir", f"{inner}/state", "--rtp", rtp,
-                                             "--admin-net", "127.0.0.0/8", "--verbose-log"])
+                                             "--admin-net", "127.0.0.0/8", "--lookup", self.lookup,
+                                             *(["--verbose-log"] if self.verbose else [])])
                 if result.exit_code != 0:
                     raise RuntimeError(f"node render {name} failed: {result.output}{result.exception!r}")
+                if self.transform is not None:
+                    self.transform(self, name, out)
         finally:
             Session.remove()
             Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
@@ -259,7 +301,7 @@ class Platform:
         for index, (label, ip, r503, r486) in enumerate(sides):
             xml = sipp_dir / f"uas-{label}.xml"
             xml.write_text(uas_scenario(r503, r486))
-            uas = SippUas(label, ip, xml, sipp_dir / f"uas-{label}.log", 6000 + 10 * index)
+            uas = SippUas(label, ip, xml, sipp_dir / f"uas-{label}.log", 6000 + 10 * index, self.trace)
             uas.start()
             self.uas[label] = uas
         time.sleep(0.5)
@@ -352,5 +394,5 @@ class Platform:
                 shutil.copytree(src, keep, dirs_exist_ok=True,
                                 ignore=shutil.ignore_patterns("*.ctl", "astdb.sqlite3*"))
                 shutil.rmtree(src, ignore_errors=True)
-            if self._mounted_here:
+            if self._mounted_here and not processes_in(self.root):
                 run(["bash", str(ROOT_SCRIPT), "umount"], check=False)

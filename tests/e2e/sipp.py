@@ -60,7 +60,7 @@ def uas_scenario(reject_503: str | None = None, reject_486: str | None = None) -
     return xml
 
 
-def uac_scenario(dialled: str, caller: str, expect: int, *, display: str = "Caller") -> str:
+def uac_scenario(dialled: str, caller: str, expect: int, *, display: str = "Caller", hold_ms: int = 300) -> str:
     """One call: INVITE sip:DIALLED@node with From CALLER; expect final answer EXPECT (200: ACK, then BYE)."""
     common = f"""From: "{display}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 Call-ID: [call_id]"""
@@ -88,7 +88,7 @@ Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 CSeq: 1 ACK
 Max-Forwards: 70
 Content-Length: 0""")
-        xml += '  <pause milliseconds="300"/>\n'
+        xml += f'  <pause milliseconds="{hold_ms}"/>\n'
         xml += _send(f"""BYE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 {common}
