@@ -7,7 +7,7 @@ import time
 from flask import abort, flash, g, redirect, request
 from flask_admin import expose
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.db import Session
 from app.e911 import resolve_e911
@@ -299,8 +299,9 @@ class NumberView(ServiceModelView):
     column_auto_select_related = False
 
     def get_query(self):
-        return super().get_query().options(joinedload(PhoneNumber.carrier), joinedload(PhoneNumber.client),
-                                           joinedload(PhoneNumber.trunk), joinedload(PhoneNumber.port_target_carrier))
+        # selectinload: the page query stays a plain indexed ORDER BY ... LIMIT on phone_numbers (no joins to sort).
+        return super().get_query().options(selectinload(PhoneNumber.carrier), selectinload(PhoneNumber.client),
+                                           selectinload(PhoneNumber.trunk), selectinload(PhoneNumber.port_target_carrier))
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Digits typed (any spelling) become an indexed prefix match on +1...; no digits match nothing rather than scanning."""

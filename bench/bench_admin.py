@@ -1,0 +1,168 @@
+"""Benchmark: the admin with 100,000 numbers in MariaDB (server time of the numbers list, a prefix search, a trunk page).
+
+Usage:  python bench/bench_admin.py [--numbers 100000] [--url mysql+mysqldb://root@127.0.0.1:3306] [--runs 30] [--keep]
+
+Creates a scratch database trunkline_bench_admin_<hex> (dropped at the end unless --keep), migrates it, loads the
+demo platform through the services, then bulk-inserts the numbers (Core INSERTs, 10,000 of them on one trunk so that
+its page is the heaviest) and the realtime rows of the projection. Each page is requested in-process through the
+Flask test client as a signed-in admin: the time measured is the server's (routing, queries, rendering), with no
+network. After one warm-up request per page it prints min / median / p95 / max over --runs requests, and exits 1
+when a median is over the 200 ms budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from sqlalchemy.orm import Session as OrmSession  # noqa: E402
+
+BUDGET_MS = 200.0
+EXCHANGES = [f"{n}" for n in range(220, 300)]  # NXX 220..299: none is an N11 code or 555
+NPAS = ("204", "416", "604", "514", "403", "613")
+HEAVY = 10_000  # numbers on the one trunk whose page is measured
+
+
+def _scratch_db(admin_url: str) -> tuple[str, str]:
+    name = f"trunkline_bench_admin_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    admin.dispose()
+    return name, f"{admin_url}/{name}"
+
+
+def _drop_db(admin_url: str, name: str) -> None:
+    admin = create_engine(admin_url)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
+
+
+def _load(url: str, count: int) -> dict:
+    from app.db import make_engine
+    from app.models import Carrier, Client, PhoneNumber, Trunk
+    from app.projection import apply_pending, rebuild
+    from app.services import users
+    from app.services.audit import Actor
+    from seeds.demo import load
+
+    engine = make_engine(url)
+    with OrmSession(engine) as db:
+        load(db)
+        apply_pending(db)
+        users.create(db, "bench@example.test", "admin", "bench-admin-password", Actor("bench", "cli"))
+        db.commit()
+        carriers = list(db.scalars(select(Carrier).order_by(Carrier.id)))
+        trunks = list(db.scalars(select(Trunk).order_by(Trunk.id)))
+        heavy = db.scalar(select(Trunk).join(Client).where(Client.account_code == "ACME", Trunk.name == "main"))
+        others = [t for t in trunks if t.id != heavy.id]
+        t0 = time.perf_counter()
+        rows = []
+        for i in range(count):
+            # Mixed radix: area code, then exchange, then line, so every area code and exchange is used.
+            npa, rest = NPAS[i % len(NPAS)], i // len(NPAS)
+            nxx, line = EXCHANGES[rest % len(EXCHANGES)], (rest // len(EXCHANGES)) * 7
+            trunk = heavy if i < HEAVY else others[i % len(others)]
+            rows.append({"e164": f"+1{npa}{nxx}{line:04d}", "carrier_id": carriers[i % len(carriers)].id,
+                         "client_id": trunk.client_id, "trunk_id": trunk.id, "e911_registered": False, "port_status": "active"})
+        existing = set(db.scalars(select(PhoneNumber.e164)))
+        rows = [r for r in rows if r["e164"] not in existing]
+        for start in range(0, len(rows), 5000):
+            db.execute(insert(PhoneNumber), rows[start:start + 5000])
+        db.commit()
+        loaded = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rebuild(db)
+        db.commit()
+        projected = time.perf_counter() - t0
+        total = db.scalar(select(func.count()).select_from(PhoneNumber))
+        on_heavy = db.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == heavy.id))
+        db.execute(text("ANALYZE TABLE phone_numbers, trunks, clients, carriers"))
+        info = {"numbers": total, "heavy_trunk_id": heavy.id, "heavy_trunk_numbers": on_heavy, "insert_s": loaded,
+                "projection_s": projected}
+    engine.dispose()
+    return info
+
+
+def _measure(url: str, info: dict, runs: int) -> list[tuple[str, str, list[float]]]:
+    import re
+
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
+    client = app.test_client()
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    signed = client.post("/login", data={"email": "bench@example.test", "password": "bench-admin-password", "csrf_token": token})
+    assert signed.status_code == 302, signed.text
+    pages = [
+        ("numbers list (page 1 of all, sorted by number)", "/admin/number/"),
+        ("numbers list, page 2000 (offset 40,000)", "/admin/number/?page=1999"),
+        ("search by number prefix 416-25", "/admin/number/?search=416-25"),
+        ("search by a full number", "/admin/number/?search=(604)%20250-0007"),
+        (f"trunk page ({info['heavy_trunk_numbers']} numbers)", f"/admin/trunk/details/?id={info['heavy_trunk_id']}&caller_id=2045551204"),
+        ("dashboard", "/admin/"),
+    ]
+    results = []
+    for label, url_path in pages:
+        response = client.get(url_path)
+        assert response.status_code == 200, (url_path, response.status_code, response.text[:500])
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            response = client.get(url_path)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200
+        results.append((label, url_path, times))
+    if "search=416-25" in pages[2][1]:
+        body = client.get(pages[2][1]).text
+        assert "(416) 25" in body, "the prefix search found nothing"
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=100_000)
+    parser.add_argument("--url", default="mysql+mysqldb://root@127.0.0.1:3306", help="MariaDB server URL (no database)")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    from app.migrations import upgrade
+
+    name, url = _scratch_db(args.url)
+    try:
+        upgrade(url)
+        info = _load(url, args.numbers)
+        print(f"database {name}: {info['numbers']} numbers ({info['heavy_trunk_numbers']} on one trunk); "
+              f"bulk insert {info['insert_s']:.1f} s, realtime projection rebuild {info['projection_s']:.1f} s")
+        results = _measure(url, info, args.runs)
+        print(f"\nserver time per request over {args.runs} runs (ms), budget {BUDGET_MS:.0f} ms at the median:")
+        print(f"{'page':58} {'min':>7} {'median':>7} {'p95':>7} {'max':>7}")
+        over = False
+        for label, _path, times in results:
+            times.sort()
+            p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+            median = statistics.median(times)
+            flag = "" if median <= BUDGET_MS else "  OVER BUDGET"
+            over |= median > BUDGET_MS
+            print(f"{label:58} {times[0]:7.1f} {median:7.1f} {p95:7.1f} {times[-1]:7.1f}{flag}")
+        return 1 if over else 0
+    finally:
+        if args.keep:
+            print(f"kept database {name}")
+        else:
+            _drop_db(args.url, name)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
