@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session as OrmSession
 
 from app.projection import drift
-from app.services import numbers
+from app.services import clients, numbers
 from tests.e2e import data
 
 pytestmark = pytest.mark.asterisk
@@ -165,6 +165,25 @@ def test_6_reassigned_number_follows_within_two_seconds_without_restart(platform
     assert time.monotonic() - changed < 2.5
     assert {name: node.proc.pid for name, node in platform.nodes.items()} == pids
     assert all(node.proc.poll() is None for node in platform.nodes.values())
+
+
+def test_6_endpoint_change_applies_at_once_after_a_cache_expire(platform):
+    """Endpoint rows (here the trunk's TL_TRUNK main number) are cached by sorcery for up to
+    cache_max (60 s; refreshed in the background after 10 s); expiring the object applies it now."""
+    node = platform.nodes["cl1"]
+    try:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"main_number": "2045552005"}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+        node.cli("sorcery memory cache expire endpoint trunk-ACME-main")
+        result = platform.call(data.PBX["main"], "cl1", "3125550127", "4165559999", 200, "live-endpoint")
+        invite = only_invite(result, "charlie")  # the new main number is held by charlie
+        assert invite.header_user("From") == "+12045552005"
+    finally:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"main_number": "2045552001"}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+        node.cli("sorcery memory cache expire endpoint")
 
 
 # ---- 7. CDRs ----
