@@ -61,12 +61,18 @@ def unusable_reason(number: PhoneNumber | None, client_id: int) -> str | None:
     return None
 
 
-def resolve_e911(session: Session, trunk: Trunk, caller_id: str | None = None) -> E911Route:
-    """Resolve the cascade for a 911 call from `trunk` presenting `caller_id`; raise E911Unresolved."""
+def resolve_e911(session: Session, trunk: Trunk, caller_id: str | None = None, *, own: PhoneNumber | None = None) -> E911Route:
+    """Resolve the cascade for a 911 call from `trunk` presenting `caller_id`; raise E911Unresolved.
+
+    own: the stored number the caller ID is, when the caller already holds it (the projection does,
+    for every registered number), which saves parsing and looking it up again.
+    """
     client = trunk.client
     skipped: list[str] = []
     candidates: list[tuple[str, PhoneNumber | None]] = []
-    if caller_id:
+    if own is not None:
+        candidates.append(("number", own))
+    elif caller_id:
         e164 = try_parse_nanp(caller_id)
         own = session.scalar(select(PhoneNumber).where(PhoneNumber.e164 == e164)) if e164 else None
         if own is None:

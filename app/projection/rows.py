@@ -247,7 +247,7 @@ def e911_rows(session: Session, trunk_ids: Iterable[int] | None) -> Rows:
             PhoneNumber.port_status != "ported_out"))
         for number in registered:
             try:
-                route = resolve_e911(session, trunk, number.e164)
+                route = resolve_e911(session, trunk, number.e164, own=number)
             except E911Unresolved:
                 continue  # the default row below carries the unresolved marker
             if route.level == "number":

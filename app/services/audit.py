@@ -37,15 +37,21 @@ def image(obj, fields) -> dict:
     return out
 
 
-def record(session: Session, actor: Actor, action: str, entity: str, key: str | None,
-           before: dict | None = None, after: dict | None = None, summary: str | None = None) -> AuditEntry:
-    """Append one audit entry to the current transaction."""
+def entry_values(actor: Actor, action: str, entity: str, key: str | None,
+                 before: dict | None = None, after: dict | None = None, summary: str | None = None) -> dict:
+    """The column values of one audit entry (only changed fields kept); bulk writers insert these directly."""
     if before is not None and after is not None:
         changed = {k for k in after if before.get(k) != after.get(k)}
         before = {k: before.get(k) for k in changed}
         after = {k: after[k] for k in changed}
-    entry = AuditEntry(actor=actor.name, channel=actor.channel, action=action, entity=entity, entity_key=key,
-                       before=json.dumps(before, sort_keys=True) if before is not None else None,
-                       after=json.dumps(after, sort_keys=True) if after is not None else None, summary=summary)
+    return dict(actor=actor.name, channel=actor.channel, action=action, entity=entity, entity_key=key,
+                before=json.dumps(before, sort_keys=True) if before is not None else None,
+                after=json.dumps(after, sort_keys=True) if after is not None else None, summary=summary)
+
+
+def record(session: Session, actor: Actor, action: str, entity: str, key: str | None,
+           before: dict | None = None, after: dict | None = None, summary: str | None = None) -> AuditEntry:
+    """Append one audit entry to the current transaction."""
+    entry = AuditEntry(**entry_values(actor, action, entity, key, before, after, summary))
     session.add(entry)
     return entry

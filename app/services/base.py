@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.services.audit import Actor, image, record
+from app.services.audit import SECRET_FIELDS, Actor, image, record
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
@@ -25,6 +25,7 @@ def assign(session: Session, obj, values: dict, actor: Actor, entity: str, key_o
     """Set values on obj (new or existing), audit the change, return created/updated/unchanged."""
     is_new = obj.id is None if hasattr(obj, "id") else True
     before = None if is_new else image(obj, fields)
+    raw_before = None if is_new else {name: getattr(obj, name, None) for name in fields}
     for name, value in values.items():
         setattr(obj, name, value)
     after = image(obj, fields)
@@ -33,10 +34,14 @@ def assign(session: Session, obj, values: dict, actor: Actor, entity: str, key_o
         session.flush()
         record(session, actor, "create", entity, key_of(obj), None, after)
         return CREATED
-    if before == after:
+    # Compared unmasked: a new password is a change even though the audit images mask it.
+    raw_after = {name: getattr(obj, name, None) for name in fields}
+    if raw_before == raw_after:
         return UNCHANGED
+    secrets = [name for name in SECRET_FIELDS & set(fields) if raw_before.get(name) != raw_after.get(name)]
     session.flush()
-    record(session, actor, "update", entity, key_of(obj), before, after)
+    record(session, actor, "update", entity, key_of(obj), before, after,
+           summary=f"{', '.join(sorted(secrets))} changed" if secrets else None)
     return UPDATED
 
 

@@ -62,25 +62,61 @@ def uses_of(session: Session, number: PhoneNumber) -> list[str]:
     return uses
 
 
-def _resolve(session: Session, values: dict, number: PhoneNumber | None) -> dict:
+class Lookup:
+    """How resolve() finds what a number refers to; the CSV bulk import swaps in one reading preloaded data."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def number(self, e164: str) -> PhoneNumber | None:
+        """The stored number with this E.164 form, if any."""
+        return self.session.scalar(select(PhoneNumber).where(PhoneNumber.e164 == e164))
+
+    def carrier(self, value):
+        """A carrier by name (refs.carrier)."""
+        return refs.carrier(self.session, value)
+
+    def client(self, value):
+        """A client by account code (refs.client)."""
+        return refs.client(self.session, value)
+
+    def trunk(self, owner, value):
+        """A trunk of owner by name (refs.trunk)."""
+        return refs.trunk(self.session, owner, value)
+
+    def uses(self, number) -> list[str]:
+        """Where the number is used as an E911 or main number (uses_of)."""
+        return uses_of(self.session, number)
+
+
+def with_current(values: dict, current: dict) -> dict:
+    """A partial update's values laid over the number's current ones (a new client never keeps the old trunk)."""
+    if "client" in values and "trunk" not in values:
+        current = {**current, "trunk": None}
+    return {**current, **values}
+
+
+def resolve(session: Session, values: dict, number: PhoneNumber | None, lookup: Lookup | None = None) -> dict:
+    """Check cleaned values against the rules and the data; return the column values or raise ValidationError."""
+    lookup = lookup or Lookup(session)
     errors: dict[str, list[str]] = {}
     out = {k: values[k] for k in ("e911_registered", "e911_address", "port_status")}
     out["e164"] = values["number"]
-    other = session.scalar(select(PhoneNumber).where(PhoneNumber.e164 == values["number"]))
+    other = lookup.number(values["number"])
     if other is not None and other is not number:
         errors["number"] = [f"{values['number']} already exists" + (f" (client {other.client.account_code})" if other.client else "")]
 
     def ref(field, fn, *args):
         try:
-            return fn(session, *args, values[field])
+            return fn(*args, values[field])
         except F.FieldError as exc:
             errors.setdefault(field, []).append(str(exc))
             return None
 
-    carrier = ref("carrier", refs.carrier)
-    client = ref("client", refs.client)
-    trunk = ref("trunk", refs.trunk, client) if "client" not in errors else None
-    target = ref("port_target_carrier", refs.carrier)
+    carrier = ref("carrier", lookup.carrier)
+    client = ref("client", lookup.client)
+    trunk = ref("trunk", lookup.trunk, client) if "client" not in errors else None
+    target = ref("port_target_carrier", lookup.carrier)
     out.update(carrier_id=carrier.id if carrier else None, client_id=client.id if client else None,
                trunk_id=trunk.id if trunk else None, port_target_carrier_id=target.id if target else None)
     if out["e911_registered"]:
@@ -98,7 +134,7 @@ def _resolve(session: Session, values: dict, number: PhoneNumber | None) -> dict
     else:
         out["port_target_carrier_id"] = None
     if number is not None:
-        uses = uses_of(session, number)
+        uses = lookup.uses(number)
         if uses:
             if out["client_id"] != number.client_id:
                 errors.setdefault("client", []).append(f"{number.e164} is {', '.join(uses)}: choose another number there first")
@@ -128,10 +164,8 @@ def save(session: Session, data: Mapping, actor: Actor, number: PhoneNumber | No
         current = {"number": number.e164, "carrier": number.carrier, "client": number.client, "trunk": number.trunk,
                    "e911_registered": number.e911_registered, "e911_address": number.e911_address,
                    "port_status": number.port_status, "port_target_carrier": number.port_target_carrier}
-        if "client" in values and "trunk" not in values:
-            current["trunk"] = None  # a new client never keeps the old client's trunk
-        values = {**current, **values}
-    resolved = _resolve(session, values, number)
+        values = with_current(values, current)
+    resolved = resolve(session, values, number)
     old_e164 = number.e164 if number is not None else None
     old_client = number.client_id if number is not None else None
     number = number or PhoneNumber()

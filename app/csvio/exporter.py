@@ -1,0 +1,27 @@
+"""export_csv: every object of a kind as CSV, in the import format (so an export imports as it is)."""
+
+from __future__ import annotations
+
+import csv
+from typing import IO
+
+from sqlalchemy.orm import Session
+
+from app.csvio.importer import spec_of
+
+
+def export_csv(session: Session, kind: str, out: IO[str], *, with_secrets: bool = False) -> int:
+    """Write the header and one row per object of `kind` to the text stream `out`; returns the row count.
+
+    Passwords (carriers, trunks) are left out unless with_secrets: without the column, an import
+    keeps the stored passwords, so the export still round-trips.
+    """
+    spec = spec_of(kind)
+    columns = [c.name for c in spec.export_columns(with_secrets)]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    count = 0
+    for row in spec.export_rows(session):
+        writer.writerow([row[c] for c in columns])
+        count += 1
+    return count

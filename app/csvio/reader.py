@@ -1,0 +1,166 @@
+"""Reading an uploaded CSV file: encoding, header, row cap, cell counts; rows come out one at a time.
+
+Everything wrong with the file as a whole is a CsvFileError (one clear sentence); what is wrong with
+one row is left to the importer, which reports every bad row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from app.csvio.result import CsvFileError
+from app.csvio.specs import KindSpec
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Row:
+    """One data row: its first line in the file, and its cells by column (or the reason it cannot be read)."""
+
+    line: int
+    cells: dict[str, str]
+    problem: str | None = None
+
+
+def _is_binary(file_obj: IO) -> bool:
+    if isinstance(file_obj, io.TextIOBase):
+        return False
+    mode = getattr(file_obj, "mode", "b")
+    return not isinstance(mode, str) or "b" in mode
+
+
+def _text_lines(file_obj: IO) -> Iterator[str]:
+    """Physical lines of text, decoded strictly as UTF-8 (a leading byte-order mark is dropped)."""
+    if not _is_binary(file_obj):
+        first = True
+        for line in file_obj:
+            if first:
+                line, first = line.removeprefix("\ufeff"), False
+            yield line
+        return
+    for number, raw in enumerate(file_obj, start=1):
+        if number == 1:
+            _sniff(raw)
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CsvFileError(
+                f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at character {exc.start + 1}): "
+                "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8')") from None
+
+
+def _sniff(first: bytes) -> None:
+    """Recognise files that are not CSV text at all, to say what they are."""
+    if first.startswith(b"PK\x03\x04"):
+        raise CsvFileError("this is a spreadsheet workbook (.xlsx), not a CSV file: save it as 'CSV UTF-8' first")
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CsvFileError("the file is UTF-16 text: save it as UTF-8 (in a spreadsheet: 'CSV UTF-8')")
+    if b"\x00" in first:
+        raise CsvFileError("the file contains NUL bytes: it is not a UTF-8 CSV text file")
+
+
+def _records(lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) of every non-blank CSV record."""
+    reader = csv.reader(lines)
+    previous = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise CsvFileError(f"line {reader.line_num}: the file is not valid CSV ({exc})") from None
+        start, previous = previous + 1, reader.line_num
+        if any(c.strip() for c in cells):
+            yield start, cells
+
+
+def count_rows(file_obj: IO) -> int | None:
+    """Quick upper bound of the data rows of a seekable file (its line count minus the header), or None."""
+    try:
+        if not file_obj.seekable():
+            return None
+        start = file_obj.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+    newlines, last = 0, b""
+    while True:
+        chunk = file_obj.read(_CHUNK)
+        if not chunk:
+            break
+        newlines += chunk.count(b"\n" if isinstance(chunk, bytes) else "\n")
+        last = chunk
+    file_obj.seek(start)
+    lines = newlines + (1 if last and last[-1:] not in (b"\n", "\n") else 0)
+    return max(lines - 1, 0)
+
+
+class CsvReader:
+    """Checks the header of `file_obj` against `spec` at once, then yields its rows with rows()."""
+
+    def __init__(self, file_obj: IO, spec: KindSpec, max_rows: int, filename: str | None = None):
+        self.spec = spec
+        self.max_rows = max_rows
+        self.filename = filename or spec.filename
+        self.estimate = count_rows(file_obj)
+        if self.estimate is not None and self.estimate > max_rows:
+            self._exact_cap_check(file_obj)
+        self._records = _records(_text_lines(file_obj))
+        self.header = self._read_header()
+
+    def _exact_cap_check(self, file_obj: IO) -> None:
+        # More lines than the cap: count real rows (quoted cells may span lines) before doing any work.
+        start = file_obj.tell()
+        rows = sum(1 for _ in _records(_text_lines(file_obj))) - 1
+        file_obj.seek(start)
+        if rows > self.max_rows:
+            raise CsvFileError(self._too_many())
+        self.estimate = rows
+
+    def _too_many(self) -> str:
+        return (f"the file has more than {self.max_rows} rows, the most one import takes (IMPORT_MAX_ROWS): "
+                "split it into smaller files")
+
+    def _read_header(self) -> list[str]:
+        spec = self.spec
+        expected = ",".join(c.name for c in spec.columns if not c.secret)
+        first = next(self._records, None)
+        if first is None:
+            raise CsvFileError(f"the file is empty: a {spec.filename} starts with the header line {expected}")
+        _line, cells = first
+        header = [c.strip().lower() for c in cells]
+        problems = []
+        if "" in header:
+            problems.append(f"column {header.index('') + 1} of the header has no name")
+        duplicates = sorted({h for h in header if h and header.count(h) > 1})
+        if duplicates:
+            problems.append(f"column(s) {', '.join(duplicates)} appear more than once")
+        unknown = [h for h in header if h and spec.column(h) is None]
+        if unknown:
+            problems.append(f"unknown column(s) {', '.join(unknown)}")
+        missing = [c for c in spec.required if c not in header]
+        if missing:
+            problems.append(f"missing column(s) {', '.join(missing)}")
+        if problems:
+            raise CsvFileError(f"the header is wrong: {'; '.join(problems)}. "
+                               f"The columns of {spec.filename} are: {','.join(c.name for c in spec.columns)} "
+                               f"({', '.join(spec.required)} required)")
+        return header
+
+    def rows(self) -> Iterator[Row]:
+        """Data rows, one at a time; raises CsvFileError past the row cap or on a decoding error."""
+        header, width, count = self.header, len(self.header), 0
+        for line, cells in self._records:
+            count += 1
+            if count > self.max_rows:
+                raise CsvFileError(self._too_many())
+            if len(cells) != width:
+                yield Row(line, {}, f"has {len(cells)} cell(s) but the header has {width} column(s)")
+                continue
+            yield Row(line, dict(zip(header, cells, strict=True)))
