@@ -9,7 +9,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
 from app.web.auth import bp as auth_bp
-from app.web.security import csrf, init_security, login_manager
+from app.web.security import csp_nonce, csrf, init_security, login_manager
 
 
 def init_web(app: Flask) -> None:
@@ -30,7 +30,7 @@ def init_web(app: Flask) -> None:
     from app.web.views import register_views
 
     admin = Admin(app, name="Trunkline", url="/admin", index_view=DashboardView(name="Dashboard", url="/admin", endpoint="admin"),
-                  theme=Bootstrap4Theme(base_template="trunkline/master.html", fluid=True))
+                  theme=Bootstrap4Theme(base_template="trunkline/master.html", fluid=True), csp_nonce_generator=csp_nonce)
     register_views(admin)
     app.extensions["trunkline_admin"] = admin
 

@@ -77,7 +77,11 @@ def test_cookies_and_security_headers(app, web, accounts):
     headers = page.headers
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    csp = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    script_src = next(part for part in csp.split(";") if part.strip().startswith("script-src"))
+    assert "'nonce-" in script_src and "'unsafe-inline'" not in script_src
+    assert csp != client.get("/login").headers["Content-Security-Policy"]  # a fresh nonce per response
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Cache-Control"] == "no-store"
     cookie = page.headers["Set-Cookie"]
