@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, ValidationError
@@ -44,10 +45,7 @@ def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) 
     # The DNS name follows the client: release it from the old node first (it is unique).
     if dns_name:
         node_service.save(session, {"dns_name": ""}, actor, old)
-    try:
-        new, _ = node_service.save(session, {**values, "dns_name": dns_name or ""}, actor)
-    except ValidationError:
-        raise
+    new, _ = node_service.save(session, {**values, "dns_name": dns_name or ""}, actor)
     client_service.save(session, {"node": new}, actor, client)
     node_service.save(session, {"state": "draining"}, actor, old)
     record(session, actor, "replace_node", "client", client.account_code, {"node": old.name, "public_ip": old_ip},
@@ -57,11 +55,15 @@ def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) 
         steps.append(f"DNS: change the A record of {dns_name} from {old_ip} to {new.public_ip} (lower its TTL first if you can).")
     else:
         steps.append(f"DNS: the client's PBX reaches the node by address; tell the client to use {new.public_ip} instead of {old_ip}.")
-    steps.append(f"Deploy the static Asterisk configuration of node {new.name} (pjsip.conf, extensions.conf and the realtime "
-                 f"database connection) to the new VM at {new.public_ip}, then start Asterisk.")
-    steps.append("The carrier-facing nodes read the new node's endpoint from the realtime tables: reload PJSIP there "
-                 "(`pjsip reload`); no file changes.")
-    steps.append(f"Firewall: allow SIP ({new.sip_port}) and RTP on {new.public_ip} from the client's trunk addresses: "
-                 + (", ".join(a for t in client.trunks for a in t.address_list) or "none (credentials trunks only)") + ".")
-    steps.append(f"When the DNS change has propagated and no calls use {old.name}, retire it and delete its VM.")
+    carrier_nodes = [n.name for n in session.scalars(
+        select(Node).where(Node.role == "carrier", Node.state.in_(("active", "draining"))).order_by(Node.name))]
+    steps.append(f"Render and deploy the new node: `flask --app wsgi node render {new.name} --out DIR`, copy the Asterisk files "
+                 f"and the nftables rule set to the VM at {new.public_ip}, load the rule set and start Asterisk. Its rule set "
+                 "already admits the client's trunk addresses and the carrier-facing nodes.")
+    if carrier_nodes:
+        steps.append("Re-render and reload the nftables rule set of every carrier-facing node, which admits SIP only from known "
+                     f"node addresses and must now admit {new.public_ip}: " + ", ".join(carrier_nodes) + ". Their SIP endpoints come "
+                     "from the realtime tables and need no file change.")
+    steps.append(f"When the DNS change has propagated and no calls use {old.name}, set it to retired, re-render the carrier-facing "
+                 f"nodes once more (to drop {old_ip}) and delete its VM.")
     return Replacement(client, old, new, dns_name, old_ip, new.public_ip, steps)

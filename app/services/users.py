@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -20,6 +20,7 @@ MIN_PASSWORD = 12
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
+KEEP_ATTEMPTS = timedelta(days=1)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 AUDITED = ["email", "role", "active"]
 ENTITY = "user"
@@ -131,6 +132,8 @@ def authenticate(session: Session, email: str, password: str, address: str) -> S
         return SignInResult(None, "Wrong e-mail address or password, or the account is disabled.")
     session.add(SignInAttempt(email=email, address=address, success=True))
     user.last_sign_in_at = _now()
+    # Keep the table small: attempts older than a day no longer count for anything.
+    session.execute(delete(SignInAttempt).where(SignInAttempt.at < _now() - KEEP_ATTEMPTS))
     return SignInResult(user)
 
 

@@ -41,6 +41,7 @@ def login():
         Session.commit()
         if result.user is not None:
             session.clear()  # no session fixation: a fresh session (and CSRF token) after sign-in
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME without use
             login_user(result.user)
             return redirect(_safe_next(request.args.get("next")))
         flash(result.message, "error")

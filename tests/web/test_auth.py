@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
 
 from app.models import AuditEntry, User
 from app.services import users
@@ -126,3 +128,13 @@ def test_admin_manages_users_in_the_web(as_role, web):
     assert "you cannot remove your own admin role" in page.text
     web.expire_all()
     assert web.get(User, me.id).role == "admin"
+
+
+def test_old_sign_in_attempts_are_pruned_and_no_longer_count(app, web, accounts):
+    from app.models import SignInAttempt
+
+    old = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=2)
+    web.add_all([SignInAttempt(email=accounts["admin"], address="10.9.9.9", success=False, at=old) for _ in range(10)])
+    web.commit()
+    assert Browser(app.test_client()).sign_in(accounts["admin"]).status_code == 302
+    assert web.scalar(select(func.count()).select_from(SignInAttempt).where(SignInAttempt.at < old + timedelta(hours=1))) == 0

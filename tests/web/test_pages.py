@@ -245,7 +245,8 @@ def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor9", "public_ip": "192.0.2.31", "hosting_provider": "Vultr"})
     text = re.sub(r"\s+", " ", page.text)
     assert "change the A record of acme.trunk.example.net from 192.0.2.21 to 192.0.2.31" in text
-    assert "Deploy the static Asterisk configuration of node cl-vultr-tor9" in text
+    assert "flask --app wsgi node render cl-vultr-tor9 --out DIR" in text
+    assert "must now admit 192.0.2.31: cn-ovh-bhs1, cn-vultr-tor1" in text
     web.expire_all()
     client = clients.get(web, "ACME")
     assert client.node.name == "cl-vultr-tor9" and client.node.dns_name == "acme.trunk.example.net"
