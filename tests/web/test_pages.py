@@ -255,3 +255,20 @@ def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     addresses = {a.node_id for t in client.trunks for a in t.addresses}
     assert addresses == {client.node_id}
     assert web.scalar(select(func.count()).select_from(Client).where(Client.node_id == old.id)) == 0
+
+
+def test_numbers_list_pages_and_sorts(as_role, web):
+    from app.services.audit import SYSTEM
+
+    for i in range(25):
+        numbers.save(web, {"number": f"204-556-{1000 + i}", "carrier": "bell" if i % 2 else "telus"}, SYSTEM)
+    web.commit()
+    b = as_role("viewer")
+    first = re.findall(r"\(\d{3}\) \d{3}-\d{4}", b.get("/admin/number/?search=204556").text)
+    second = re.findall(r"\(\d{3}\) \d{3}-\d{4}", b.get("/admin/number/?search=204556&page=1").text)
+    assert first == [f"(204) 556-{1000 + i}" for i in range(20)]
+    assert second == [f"(204) 556-{1000 + i}" for i in range(20, 25)]
+    descending = re.findall(r"\(\d{3}\) \d{3}-\d{4}", b.get("/admin/number/?search=204556&sort=0&desc=1").text)
+    assert descending[:3] == ["(204) 556-1024", "(204) 556-1023", "(204) 556-1022"]
+    by_carrier = b.get("/admin/number/?search=204556&flt1_0=bell").text
+    assert "(204) 556-1001" in by_carrier and "(204) 556-1000" not in by_carrier

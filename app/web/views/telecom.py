@@ -303,6 +303,15 @@ class NumberView(ServiceModelView):
         return super().get_query().options(selectinload(PhoneNumber.carrier), selectinload(PhoneNumber.client),
                                            selectinload(PhoneNumber.trunk), selectinload(PhoneNumber.port_target_carrier))
 
+    def _apply_pagination(self, query, page, page_size):
+        """Deferred join: pick the page's ids on the index first (cheap even at a deep offset), then load those rows."""
+        if page_size is None:
+            page_size = self.page_size
+        if not page_size:
+            return query  # CSV export without a row limit
+        ids = [row[0] for row in query.with_entities(PhoneNumber.id).limit(page_size).offset((page or 0) * page_size)]
+        return query.filter(PhoneNumber.id.in_(ids or [-1]))
+
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Digits typed (any spelling) become an indexed prefix match on +1...; no digits match nothing rather than scanning."""
         digits = "".join(ch for ch in search if ch.isdigit())
