@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+                 "--disable-sync", "--disable-dev-shm-usage"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 ADMIN, PASSWORD = "browser-admin@example.test", "browser-test-password"
 IN_CI = os.environ.get("CI", "").lower() == "true"
