@@ -74,6 +74,8 @@ def register(app: Flask) -> None:
                 count = export_csv(Session(), kind, sys.stdout, with_secrets=with_secrets)
             else:
                 fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if with_secrets else 0o644)
+                if with_secrets:
+                    os.fchmod(fd, 0o600)  # also when the file already existed
                 with open(fd, "w", newline="", encoding="utf-8") as out:
                     count = export_csv(Session(), kind, out, with_secrets=with_secrets)
         except SQLAlchemyError as exc:

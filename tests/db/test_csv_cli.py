@@ -127,6 +127,8 @@ def test_export_to_stdout_and_to_a_file_round_trips(run, seeded, tmp_path):
 
 def test_export_with_secrets_warns_and_protects_the_file(run, tmp_path):
     out = tmp_path / "carriers.csv"
+    out.write_text("an older export\n")
+    out.chmod(0o644)
     result = run("export", "carriers", "--out", str(out), "--with-secrets")
     assert result.exit_code == 0
     assert "Demo-Reseller-Secret-2026" in out.read_text()
