@@ -179,6 +179,18 @@ def test_sysadmin_day_in_the_browser(page, live_server):
     assert "Record was successfully created" in text(page)
     shot(page, "05-numbers")
 
+    # The client page: node, DNS name, trunk, number and its E911 coverage.
+    from app.models import Client
+
+    with OrmSession(live_server["engine"]) as db:
+        client_id = db.scalar(select(Client.id).where(Client.account_code == "ZETA"))
+    page.goto(f"{base}/admin/client/details/?id={client_id}")
+    client_page = text(page)
+    assert "zeta.trunk.example.net" in client_page and "(204) 555-1411" in client_page
+    # No trunk or client E911 number yet: a call without a registered caller ID would not resolve, and the page says so.
+    assert "not every trunk resolves" in client_page and "trunk level: not set; client level: not set" in client_page
+    shot(page, "05b-client-page")
+
     # The trunk page: its number and the E911 preview.
     with OrmSession(live_server["engine"]) as db:
         trunk_id = db.scalar(select(Trunk.id).where(Trunk.name == "main", Trunk.username.is_(None)).order_by(Trunk.id.desc()))
