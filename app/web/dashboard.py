@@ -91,7 +91,18 @@ def calls(session: OrmSession, days: int = 30, client: str | None = None, carrie
         key = f"{y:04d}-{m:02d}"
         months.append((key, per_month.get(key, 0)))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return {"days": day_series, "months": months, "total": sum(n for _, n in day_series)}
+    since = datetime.combine(start, datetime.min.time())
+    by_client = session.execute(select(cdr.c.accountcode, func.count()).where(cdr.c.start >= since, *where)
+                                .group_by(cdr.c.accountcode).order_by(func.count().desc())).all()
+    by_carrier = []
+    for name in session.scalars(select(Carrier.name).order_by(Carrier.name)):
+        pattern = f"PJSIP/carrier-{name}-%"
+        n = session.scalar(select(func.count()).select_from(cdr).where(
+            cdr.c.start >= since, cdr.c.channel.like(pattern) | cdr.c.dstchannel.like(pattern), *where))
+        if n:
+            by_carrier.append((name, n))
+    return {"days": day_series, "months": months, "total": sum(n for _, n in day_series),
+            "by_client": [(code or "(none)", n) for code, n in by_client], "by_carrier": by_carrier}
 
 
 def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180, label_every: int = 5) -> dict:

@@ -177,6 +177,10 @@ def test_dashboard_counts_coverage_providers_and_calls(as_role, web):
     assert "Calls per day (last 30 days, client ACME): 3" in b.get("/admin/?client=ACME").text
     assert "Calls per day (last 30 days, carrier bell): 1" in b.get("/admin/?carrier=bell").text
     assert "tl-provider-warning" not in page
+    by_client = re.sub(r"\s+", " ", page.split('id="tl-calls-by-client"')[1].split("</table>")[0])
+    assert re.search(r">ACME</a></td><td[^>]*>3<", by_client) and re.search(r">GLOBEX</a></td><td[^>]*>1<", by_client)
+    by_carrier = re.sub(r"\s+", " ", page.split('id="tl-calls-by-carrier"')[1].split("</table>")[0])
+    assert re.search(r">bell</a></td><td[^>]*>1<", by_carrier) and re.search(r">telus</a></td><td[^>]*>3<", by_carrier)
     vultr = web.scalar(select(Node).where(Node.name == "cn-vultr-tor1"))
     vultr.state = "retired"
     web.commit()
