@@ -1,13 +1,14 @@
 """Benchmark: the admin with 100,000 numbers in MariaDB (server time of the numbers list, a prefix search, a trunk page).
 
-Usage:  python bench/bench_admin.py [--numbers 100000] [--url mysql+mysqldb://root@127.0.0.1:3306] [--runs 30] [--keep]
+Usage:  python bench/bench_admin.py [--numbers 100000] [--cdr 200000] [--url mysql+mysqldb://root@127.0.0.1:3306]
+                                    [--runs 30] [--keep]
 
 Creates a scratch database trunkline_bench_admin_<hex> (dropped at the end unless --keep), migrates it, loads the
 demo platform through the services, then bulk-inserts the numbers (Core INSERTs, 10,000 of them on one trunk so that
-its page is the heaviest) and the realtime rows of the projection. Each page is requested in-process through the
-Flask test client as a signed-in admin: the time measured is the server's (routing, queries, rendering), with no
-network. After one warm-up request per page it prints min / median / p95 / max over --runs requests, and exits 1
-when a median is over the 200 ms budget.
+its page is the heaviest), the realtime rows of the projection and --cdr call records over 60 days (dashboard).
+Each page is requested in-process through the Flask test client as a signed-in admin: the time measured is the
+server's (routing, queries, rendering), with no network. After one warm-up request per page it prints
+min / median / p95 / max over --runs requests, and exits 1 when a median is over the 200 ms budget.
 """
 
 from __future__ import annotations
@@ -47,7 +48,29 @@ def _drop_db(admin_url: str, name: str) -> None:
     admin.dispose()
 
 
-def _load(url: str, count: int) -> dict:
+def _load_cdr(db, count: int, carrier_names: list[str], trunks) -> None:
+    """Call records spread over the last 60 days, for the dashboard's charts."""
+    from datetime import datetime, timedelta
+
+    from app.models.realtime import REALTIME_TABLES
+
+    cdr = REALTIME_TABLES["cdr"]
+    now = datetime.now().replace(microsecond=0)
+    rows = []
+    for i in range(count):
+        trunk = trunks[i % len(trunks)]
+        carrier = carrier_names[i % len(carrier_names)]
+        rows.append({"accountcode": trunk.client.account_code, "start": now - timedelta(seconds=(i * 5184000) // max(count, 1)),
+                     "channel": f"PJSIP/{trunk.endpoint_id}-{i:08x}", "dstchannel": f"PJSIP/carrier-{carrier}-{i:08x}",
+                     "disposition": "ANSWERED", "duration": 60, "billsec": 50, "uniqueid": f"bench-{i}"})
+        if len(rows) == 5000:
+            db.execute(insert(cdr), rows)
+            rows = []
+    if rows:
+        db.execute(insert(cdr), rows)
+
+
+def _load(url: str, count: int, cdr_rows: int) -> dict:
     from app.db import make_engine
     from app.models import Carrier, Client, PhoneNumber, Trunk
     from app.projection import apply_pending, rebuild
@@ -84,11 +107,15 @@ def _load(url: str, count: int) -> dict:
         rebuild(db)
         db.commit()
         projected = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _load_cdr(db, cdr_rows, [c.name for c in carriers], trunks)
+        db.commit()
+        cdr_s = time.perf_counter() - t0
         total = db.scalar(select(func.count()).select_from(PhoneNumber))
         on_heavy = db.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == heavy.id))
         db.execute(text("ANALYZE TABLE phone_numbers, trunks, clients, carriers"))
         info = {"numbers": total, "heavy_trunk_id": heavy.id, "heavy_trunk_numbers": on_heavy, "insert_s": loaded,
-                "projection_s": projected}
+                "projection_s": projected, "cdr_rows": cdr_rows, "cdr_s": cdr_s}
     engine.dispose()
     return info
 
@@ -104,16 +131,19 @@ def _measure(url: str, info: dict, runs: int) -> list[tuple[str, str, list[float
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
     signed = client.post("/login", data={"email": "bench@example.test", "password": "bench-admin-password", "csrf_token": token})
     assert signed.status_code == 302, signed.text
+    # (label, path, held to the 200 ms budget?)
     pages = [
-        ("numbers list (page 1 of all, sorted by number)", "/admin/number/"),
-        ("numbers list, page 2000 (offset 40,000)", "/admin/number/?page=1999"),
-        ("search by number prefix 416-25", "/admin/number/?search=416-25"),
-        ("search by a full number", "/admin/number/?search=(604)%20250-0007"),
-        (f"trunk page ({info['heavy_trunk_numbers']} numbers)", f"/admin/trunk/details/?id={info['heavy_trunk_id']}&caller_id=2045551204"),
-        ("dashboard", "/admin/"),
+        ("numbers list (page 1 of all, sorted by number)", "/admin/number/", True),
+        ("numbers list, page 2000 (offset 40,000)", "/admin/number/?page=1999", True),
+        ("search by number prefix 416-25", "/admin/number/?search=416-25", True),
+        ("search by a full number", "/admin/number/?search=(604)%20250-0007", True),
+        (f"trunk page ({info['heavy_trunk_numbers']} numbers)", f"/admin/trunk/details/?id={info['heavy_trunk_id']}&caller_id=2045551204",
+         True),
+        ("dashboard (calls per day/month, by client, by carrier)", "/admin/", False),
+        ("dashboard for one client", "/admin/?client=GLOBEX", False),
     ]
     results = []
-    for label, url_path in pages:
+    for label, url_path, budgeted in pages:
         response = client.get(url_path)
         assert response.status_code == 200, (url_path, response.status_code, response.text[:500])
         times = []
@@ -122,10 +152,8 @@ def _measure(url: str, info: dict, runs: int) -> list[tuple[str, str, list[float
             response = client.get(url_path)
             times.append((time.perf_counter() - t0) * 1000)
             assert response.status_code == 200
-        results.append((label, url_path, times))
-    if "search=416-25" in pages[2][1]:
-        body = client.get(pages[2][1]).text
-        assert "(416) 25" in body, "the prefix search found nothing"
+        results.append((label, budgeted, times))
+    assert "(416) 25" in client.get("/admin/number/?search=416-25").text, "the prefix search found nothing"
     return results
 
 
@@ -134,6 +162,7 @@ def main() -> int:
     parser.add_argument("--numbers", type=int, default=100_000)
     parser.add_argument("--url", default="mysql+mysqldb://root@127.0.0.1:3306", help="MariaDB server URL (no database)")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--cdr", type=int, default=200_000, help="call records to load for the dashboard")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
@@ -142,20 +171,21 @@ def main() -> int:
     name, url = _scratch_db(args.url)
     try:
         upgrade(url)
-        info = _load(url, args.numbers)
-        print(f"database {name}: {info['numbers']} numbers ({info['heavy_trunk_numbers']} on one trunk); "
-              f"bulk insert {info['insert_s']:.1f} s, realtime projection rebuild {info['projection_s']:.1f} s")
+        info = _load(url, args.numbers, args.cdr)
+        print(f"database {name}: {info['numbers']} numbers ({info['heavy_trunk_numbers']} on one trunk), {info['cdr_rows']} call "
+              f"records over 60 days; bulk insert {info['insert_s']:.1f} s, realtime projection rebuild {info['projection_s']:.1f} s, "
+              f"call records {info['cdr_s']:.1f} s")
         results = _measure(url, info, args.runs)
-        print(f"\nserver time per request over {args.runs} runs (ms), budget {BUDGET_MS:.0f} ms at the median:")
-        print(f"{'page':58} {'min':>7} {'median':>7} {'p95':>7} {'max':>7}")
+        print(f"\nserver time per request over {args.runs} runs (ms); budget {BUDGET_MS:.0f} ms at the median for the pages marked *:")
+        print(f"{'page':60} {'min':>7} {'median':>7} {'p95':>7} {'max':>7}")
         over = False
-        for label, _path, times in results:
+        for label, budgeted, times in results:
             times.sort()
             p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
             median = statistics.median(times)
-            flag = "" if median <= BUDGET_MS else "  OVER BUDGET"
-            over |= median > BUDGET_MS
-            print(f"{label:58} {times[0]:7.1f} {median:7.1f} {p95:7.1f} {times[-1]:7.1f}{flag}")
+            flag = "  OVER BUDGET" if budgeted and median > BUDGET_MS else ""
+            over |= bool(flag)
+            print(f"{('* ' if budgeted else '  ') + label:60} {times[0]:7.1f} {median:7.1f} {p95:7.1f} {times[-1]:7.1f}{flag}")
         return 1 if over else 0
     finally:
         if args.keep:

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from flask import redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import joinedload
 
@@ -68,9 +68,7 @@ def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], l
 def calls(session: OrmSession, days: int = 30, client: str | None = None, carrier: str | None = None) -> dict:
     """Calls per day (last `days` days) and per month (last 12 months) from the cdr table."""
     cdr = REALTIME_TABLES["cdr"]
-    dialect = session.get_bind().dialect.name
     day_expr = func.date(cdr.c.start)
-    month_expr = func.strftime("%Y-%m", cdr.c.start) if dialect == "sqlite" else func.date_format(cdr.c.start, "%Y-%m")
     where = []
     if client:
         where.append(cdr.c.accountcode == client)
@@ -79,30 +77,38 @@ def calls(session: OrmSession, days: int = 30, client: str | None = None, carrie
         where.append(cdr.c.channel.like(endpoint) | cdr.c.dstchannel.like(endpoint))
     today = date.today()
     start = today - timedelta(days=days - 1)
-    per_day = {str(d)[:10]: n for d, n in session.execute(
-        select(day_expr, func.count()).where(cdr.c.start >= datetime.combine(start, datetime.min.time()), *where).group_by(day_expr))}
-    day_series = [((start + timedelta(days=i)).isoformat(), per_day.get((start + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
+    since = datetime.combine(start, datetime.min.time())
+    # One scan (per day and client, over the 13 months the month chart shows) feeds the day chart, the month chart
+    # and the client table; a second one (last `days` days) counts per carrier.
     month_start = date(today.year - 1, today.month, 1)
-    per_month = dict(session.execute(
-        select(month_expr, func.count()).where(cdr.c.start >= datetime.combine(month_start, datetime.min.time()), *where)
-        .group_by(month_expr)).all())
+    per_day: dict[str, int] = defaultdict(int)
+    per_month: dict[str, int] = defaultdict(int)
+    per_client: dict[str, int] = defaultdict(int)
+    first_day = start.isoformat()
+    rows = session.execute(select(day_expr, cdr.c.accountcode, func.count())
+                           .where(cdr.c.start >= datetime.combine(month_start, datetime.min.time()), *where)
+                           .group_by(day_expr, cdr.c.accountcode))
+    for day, account, n in rows:
+        key = str(day)[:10]
+        per_month[key[:7]] += n
+        if key >= first_day:
+            per_day[key] += n
+            per_client[account or "(none)"] += n
+    day_series = [((start + timedelta(days=i)).isoformat(), per_day.get((start + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
     months, y, m = [], month_start.year, month_start.month
     for _ in range(13):
         key = f"{y:04d}-{m:02d}"
         months.append((key, per_month.get(key, 0)))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    since = datetime.combine(start, datetime.min.time())
-    by_client = session.execute(select(cdr.c.accountcode, func.count()).where(cdr.c.start >= since, *where)
-                                .group_by(cdr.c.accountcode).order_by(func.count().desc())).all()
+    names = list(session.scalars(select(Carrier.name).order_by(Carrier.name)))
     by_carrier = []
-    for name in session.scalars(select(Carrier.name).order_by(Carrier.name)):
-        pattern = f"PJSIP/carrier-{name}-%"
-        n = session.scalar(select(func.count()).select_from(cdr).where(
-            cdr.c.start >= since, cdr.c.channel.like(pattern) | cdr.c.dstchannel.like(pattern), *where))
-        if n:
-            by_carrier.append((name, n))
+    if names:
+        patterns = [(name, f"PJSIP/carrier-{name}-%") for name in names]
+        which = case(*[(cdr.c.channel.like(p) | cdr.c.dstchannel.like(p), name) for name, p in patterns], else_=None)
+        counted = dict(session.execute(select(which, func.count()).where(cdr.c.start >= since, *where).group_by(which)).all())
+        by_carrier = [(name, counted[name]) for name in names if counted.get(name)]
     return {"days": day_series, "months": months, "total": sum(n for _, n in day_series),
-            "by_client": [(code or "(none)", n) for code, n in by_client], "by_carrier": by_carrier}
+            "by_client": sorted(per_client.items(), key=lambda kv: (-kv[1], kv[0])), "by_carrier": by_carrier}
 
 
 def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180, label_every: int = 5) -> dict:
