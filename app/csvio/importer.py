@@ -90,9 +90,15 @@ def import_csv(session: Session, kind: str, file_obj: IO | CsvReader, actor: Act
     return result
 
 
+_FIELD_OF: dict[str, dict[str, str]] = {}
+
+
 def row_data(spec: KindSpec, cells: dict[str, str]) -> dict[str, str]:
     """Service field -> raw cell text, for the columns the file has (absent columns keep current values)."""
-    return {spec.column(name).field: value for name, value in cells.items()}
+    fields = _FIELD_OF.get(spec.kind)
+    if fields is None:
+        fields = _FIELD_OF[spec.kind] = {c.name: c.field for c in spec.columns}
+    return {fields[name]: value for name, value in cells.items()}
 
 
 def validation_errors(spec: KindSpec, line: int, exc: ValidationError) -> list[RowError]:
