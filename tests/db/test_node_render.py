@@ -138,3 +138,12 @@ def test_lookup_modes(seeded):
     assert "dsn = trunkline" in odbc["func_odbc.conf"] and "FROM extensions WHERE context=" in odbc["func_odbc.conf"]
     with pytest.raises(ValueError, match="lookup must be one of"):
         NodeSettings(lookup="carrier-pigeon")
+
+
+@pytest.mark.parametrize("node", ["cl-ovh-bhs7", "cn-ovh-bhs1"])
+@pytest.mark.parametrize("lookup", ["switch", "odbc"])
+def test_dialplan_lines_carry_no_semicolon(seeded, node, lookup):
+    """';' starts a comment in extensions.conf: one inside a dialplan line would silently cut it."""
+    ext = render(seeded, node, lookup=lookup)["extensions.conf"]
+    lines = [line for line in ext.splitlines() if line.startswith(("exten", " same"))]
+    assert len(lines) > 20 and [line for line in lines if ";" in line] == []

@@ -14,10 +14,11 @@ from tests.e2e.harness import Platform, Unavailable
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory):
-    """The running sandbox; torn down (processes, database, mounts) at the end of the session."""
-    plat = Platform(tmp_path_factory.mktemp("e2e"))
+@pytest.fixture(scope="session", params=["switch", "odbc"])
+def platform(request, tmp_path_factory):
+    """The running sandbox, once per way the dialplan reads realtime keys (`node render --lookup`);
+    torn down (processes, database, mounts) after its tests."""
+    plat = Platform(tmp_path_factory.mktemp(f"e2e-{request.param}"), lookup=request.param)
     try:
         plat.start()
     except Unavailable as exc:

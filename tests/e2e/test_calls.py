@@ -109,6 +109,26 @@ def test_3_e911_each_cascade_level(platform, pbx, caller, carrier, want_from, wa
     assert pai_user(invite) == want_pai
 
 
+def test_3_e911_unresolved_logs_an_error_and_still_calls_a_911_carrier(platform):
+    """No registered number resolves (client default removed, caller not registered): the node logs an
+    ERROR and still sends the call to the first 911 carrier with the presented caller ID."""
+    try:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"e911_number": ""}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+        result = platform.call(data.PBX["main"], "cl1", "911", "2045552002", 200, "e911-unresolved")
+        assert result.final == 200, platform.diagnostics()
+        invite = only_invite(result, "alpha")  # priority 10: the first carrier that provides 911
+        assert invite.request_user == "911" and invite.header_user("From") == "2045552002"
+        logged = [line for line in platform.nodes["cl1"].messages_log().splitlines()
+                  if " ERROR[" in line and "E911 unresolved for trunk trunk-ACME-main" in line]
+        assert len(logged) == 1 and logged[0].endswith("with the presented caller ID 2045552002"), logged
+    finally:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"e911_number": "2045552001"}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+
+
 # ---- 4. failover ----
 def test_4_failover_on_503_to_the_next_carrier(platform):
     result = platform.call(data.PBX["main"], "cl1", "3125550501", "2045552001", 200, "failover")
