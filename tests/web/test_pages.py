@@ -76,6 +76,16 @@ def test_credentials_trunk_password_is_shown_once_then_only_by_audited_reveal(as
     assert (entry.action, entry.entity, entry.entity_key, entry.actor) == ("reveal", "trunk", "GLOBEX/fax", accounts["operator"])
 
 
+def test_switching_a_trunk_to_credentials_shows_the_generated_password_once(as_role, web):
+    trunk = trunks.get(web, "INITECH", "hq")
+    form = {**TRUNK_FORM, "client": "INITECH", "name": "hq", "source_addresses": "198.18.30.7"}
+    page = as_role("operator").post(f"/admin/trunk/edit/?id={trunk.id}", form)
+    web.expire_all()
+    trunk = trunks.get(web, "INITECH", "hq")
+    assert trunk.auth_mode == "credentials" and len(trunk.password) >= 16
+    assert page.status_code == 200 and "shown only now" in page.text and trunk.password in page.text
+
+
 def test_edit_with_empty_password_keeps_it(as_role, web):
     trunk = trunks.get(web, "ACME", "branch")
     old = trunk.password

@@ -205,13 +205,20 @@ class ServiceModelView(SignedInView):
             return
         flash(f"{len(models)} record(s) deleted.", "success")
 
-    @expose("/new/", methods=("GET", "POST"))
-    def create_view(self):
-        response = super().create_view()
+    def _secret_once(self, response):
+        """After a save that generated a password: show it once instead of redirecting."""
         secret = g.pop("tl_secret", None)
         if secret is not None and getattr(response, "status_code", 200) in (301, 302, 303):
             return self.render("trunkline/secret_once.html", secret=secret, return_url=response.location)
         return response
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        return self._secret_once(super().create_view())
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        return self._secret_once(super().edit_view())
 
 
 def link(url: str, text: str) -> Markup:

@@ -205,6 +205,14 @@ class TrunkView(ServiceModelView):
         if obj.auth_mode == "credentials":
             g.tl_secret = {"label": str(obj), "username": obj.username, "password": obj.password, "revealed": False}
 
+    def update_model(self, form, model):
+        had_password = model.password
+        saved = super().update_model(form, model)
+        if saved and model.password and not had_password and not form.password.data:
+            # Switched to credentials with a generated password: show it this once.
+            g.tl_secret = {"label": str(model), "username": model.username, "password": model.password, "revealed": False}
+        return saved
+
     def delete_one(self, model, actor):
         trunks.delete(Session(), model, actor, release_numbers=request.form.get("release_numbers") == "1")
 
