@@ -21,25 +21,12 @@ def csrf_token(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
-def begin_outer_transaction(session) -> None:
-    """Make the test's outer transaction real before the first savepoint.
-
-    pysqlite only sends BEGIN before a data-changing statement, so on SQLite the session's first SAVEPOINT
-    would itself open the transaction and its RELEASE (every commit a view makes) would commit for real,
-    leaking data into the next test. One no-op DELETE first makes pysqlite send BEGIN.
-    """
-    connection = session.get_bind()
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM sign_in_attempts WHERE 1 = 0")
-
-
 @pytest.fixture
 def web(session):
     """The demo data, committed to the test's savepoint (rolled back after the test) so it outlives each request."""
     from app.projection import apply_pending
     from seeds.demo import load
 
-    begin_outer_transaction(session)
     load(session)
     apply_pending(session)
     session.commit()
