@@ -93,7 +93,7 @@ def session(engine):
         if outer.is_active:
             outer.rollback()
         connection.close()
-        Session.configure(bind=None, join_transaction_mode="conservative_savepoint")
+        Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture
