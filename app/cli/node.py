@@ -40,7 +40,7 @@ def register(app: Flask) -> None:
     @click.option("--cache-stale", type=int, default=10, show_default=True, help="Seconds before a cached object is refreshed.")
     @click.option("--cache-max", type=int, default=60, show_default=True, help="Seconds a cached object lives at most.")
     @click.option("--verbose-log", is_flag=True, help="Also log verbose messages to messages.log (debugging).")
-    @click.option("--lookup", type=click.Choice(LOOKUPS), default="switch", show_default=True,
+    @click.option("--lookup", type=click.Choice(LOOKUPS), default="odbc", show_default=True,
                   help="How the dialplan reads realtime keys: the realtime switch, or func_odbc (one query per key).")
     @domain_command
     def render_cmd(node_name, out_dir, db_url, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports, rtp, pool,

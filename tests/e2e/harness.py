@@ -219,7 +219,7 @@ class Platform:
         self.trace = trace
         self.verbose = verbose
         self.transform = transform
-        self.lookup = lookup or os.environ.get("TRUNKLINE_E2E_LOOKUP", "switch")
+        self.lookup = lookup or os.environ.get("TRUNKLINE_E2E_LOOKUP", "odbc")
         self.run_id = uuid.uuid4().hex[:8]
         self.db_name = f"trunkline_e2e_{self.run_id}"
         self.db_url = f"{MARIADB_URL}/{self.db_name}"
