@@ -17,35 +17,19 @@ import argparse
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+from scratch import create_scratch_db, drop_scratch_db  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session as OrmSession  # noqa: E402
 
 BUDGET_MS = 200.0
 EXCHANGES = [f"{n}" for n in range(220, 300)]  # NXX 220..299: none is an N11 code or 555
 NPAS = ("204", "416", "604", "514", "403", "613")
 HEAVY = 10_000  # numbers on the one trunk whose page is measured
-
-
-def _scratch_db(admin_url: str) -> tuple[str, str]:
-    name = f"trunkline_bench_admin_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url)
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    admin.dispose()
-    return name, f"{admin_url}/{name}"
-
-
-def _drop_db(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    admin.dispose()
 
 
 def _load_cdr(db, count: int, carrier_names: list[str], trunks) -> None:
@@ -168,7 +152,7 @@ def main() -> int:
 
     from app.migrations import upgrade
 
-    name, url = _scratch_db(args.url)
+    name, url = create_scratch_db(args.url, "trunkline_bench_admin")
     try:
         upgrade(url)
         info = _load(url, args.numbers, args.cdr)
@@ -191,7 +175,7 @@ def main() -> int:
         if args.keep:
             print(f"kept database {name}")
         else:
-            _drop_db(args.url, name)
+            drop_scratch_db(args.url, name)
 
 
 if __name__ == "__main__":

@@ -26,32 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from scratch import create_scratch_db, drop_scratch_db  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 AREA_CODES = ["204", "431", "416", "647", "437", "604", "778", "514", "438", "403", "587", "613", "343", "905", "289",
               "306", "902", "709", "506", "519", "226", "705", "807", "250", "780"]
-
-
-def _scratch_db(admin_url: str) -> tuple[str, str]:
-    name = f"trunkline_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url)
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    admin.dispose()
-    return name, f"{admin_url}/{name}"
-
-
-def _drop_db(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    admin.dispose()
 
 
 def _platform(url: str, clients_count: int) -> None:
@@ -234,7 +218,7 @@ def main() -> None:
     os.environ.setdefault("IMPORT_MAX_ROWS", str(max(args.rows, 500_000)))
     from app.migrations import upgrade
 
-    name, url = _scratch_db(args.url)
+    name, url = create_scratch_db(args.url, "trunkline_bench")
     try:
         upgrade(url)
         _platform(url, args.clients)
@@ -271,7 +255,7 @@ def main() -> None:
             print("\n".join(first["errors"]))
     finally:
         if not args.keep:
-            _drop_db(args.url, name)
+            drop_scratch_db(args.url, name)
     raise SystemExit(1 if failed else 0)
 
 

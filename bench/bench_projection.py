@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
-import uuid
+from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.db import Session, bind_session, make_engine
-from app.migrations import upgrade
-from app.models import Carrier, Client, PhoneNumber, Trunk
-from app.projection import apply_pending, drift, rebuild
-from app.services import carriers, numbers, trunks
-from app.services.audit import Actor
-from seeds.demo import load
+from scratch import create_scratch_db, drop_scratch_db  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+
+from app.db import Session, bind_session, make_engine  # noqa: E402
+from app.migrations import upgrade  # noqa: E402
+from app.models import Carrier, Client, PhoneNumber, Trunk  # noqa: E402
+from app.projection import apply_pending, drift, rebuild  # noqa: E402
+from app.services import carriers, numbers, trunks  # noqa: E402
+from app.services.audit import Actor  # noqa: E402
+from seeds.demo import load  # noqa: E402
 
 ACTOR = Actor("bench", "cli")
 
@@ -38,12 +42,8 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, default=100_000)
     parser.add_argument("--server", default="mysql+mysqldb://root@127.0.0.1:3306")
     args = parser.parse_args()
-    name = f"trunkline_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.server)
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+    name, url = create_scratch_db(args.server, "trunkline_bench_projection")
     try:
-        url = f"{args.server}/{name}"
         upgrade(url)
         engine = make_engine(url)
         bind_session(engine)
@@ -73,8 +73,7 @@ def main() -> None:
         Session.remove()
         engine.dispose()
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        drop_scratch_db(args.server, name)
 
 
 if __name__ == "__main__":
