@@ -17,4 +17,7 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "500000"))
+    # Largest request body (CSV uploads in the admin); bigger uploads get a plain 413 page.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "64")) * 1024 * 1024
+    IMPORT_UPLOAD_DIR = os.environ.get("IMPORT_UPLOAD_DIR")  # previews waiting for confirm; default instance/uploads
     TESTING = False

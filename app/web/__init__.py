@@ -32,6 +32,9 @@ def init_web(app: Flask) -> None:
     admin = Admin(app, name="Trunkline", url="/admin", index_view=DashboardView(name="Dashboard", url="/admin", endpoint="admin"),
                   theme=Bootstrap4Theme(base_template="trunkline/master.html", fluid=True), csp_nonce_generator=csp_nonce)
     register_views(admin)
+    from app.web.views.csv_page import too_large
+
+    app.register_error_handler(413, too_large)
     app.extensions["trunkline_admin"] = admin
 
     @app.get("/")

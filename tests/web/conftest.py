@@ -79,6 +79,13 @@ class Browser:
 
 
 @pytest.fixture
+def app(app, tmp_path):
+    """The test app, keeping uploaded CSV previews in the test's temp dir instead of instance/uploads."""
+    app.config["IMPORT_UPLOAD_DIR"] = str(tmp_path / "uploads")
+    return app
+
+
+@pytest.fixture
 def browser(app):
     return Browser(app.test_client())
 

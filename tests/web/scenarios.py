@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import re
+
 from sqlalchemy import func, select
 
 from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk, User
@@ -218,6 +221,36 @@ def _user_edit():
     return prep, lambda b, i: b.post(f"/admin/user/edit/?id={i['id']}", form), lambda db, i, who: db.get(User, i["id"]).role == "operator"
 
 
+CSV_NUMBERS = b"number,carrier,port_status\n(204) 555-1296,telus,active\n204.555.1295,bell,active\n"
+_PREVIEW_TOKEN = re.compile(r'name="token" value="([0-9a-f]{32})"')
+
+
+def csv_upload(b, kind: str = "numbers", content: bytes = CSV_NUMBERS, filename: str = "numbers.csv"):
+    """POST a file to the import preview."""
+    return b.post("/admin/csv/preview/", {"kind": kind, "file": (io.BytesIO(content), filename)})
+
+
+def preview_token(html: str) -> str | None:
+    match = _PREVIEW_TOKEN.search(html)
+    return match.group(1) if match else None
+
+
+def _csv_import():
+    """Upload + preview, then confirm the previewed file (the preview alone writes nothing: see test_csv_page.py)."""
+    def req(b, i):
+        response = csv_upload(b)
+        token = preview_token(response.text) if response.status_code == 200 else None
+        if token is None:
+            return response
+        return b.post("/admin/csv/confirm/", {"token": token})
+
+    def check(db, i, who):
+        entry = last_audit(db)
+        return (db.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.e164.in_(["+12045551296", "+12045551295"]))) == 2
+                and entry.channel == "csv" and entry.action == "import" and entry.actor == who)
+    return lambda db: {}, req, check
+
+
 WRITE_SCENARIOS = {
     "carrier.create_view": _carrier_create(),
     "carrier.edit_view": _carrier_edit(),
@@ -246,6 +279,8 @@ WRITE_SCENARIOS = {
     "port_order.create_view": _port_create(),
     "port_order.complete_view": _port_complete(),
     "port_order.cancel_view": _port_cancel(),
+    "csv.preview_view": _csv_import(),
+    "csv.confirm_view": _csv_import(),
     "user.create_view": _user_create(),
     "user.edit_view": _user_edit(),
 }

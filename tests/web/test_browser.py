@@ -61,7 +61,8 @@ def live_server(tmp_path):
     # The shared scoped Session may still carry another test's settings: start from the defaults.
     Session.remove()
     Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "TESTING": False})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "TESTING": False,
+                      "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads")})
     engine = app.extensions["trunkline_engine"]
     with OrmSession(engine) as db:
         load(db)
@@ -261,4 +262,49 @@ def test_list_actions_work_under_the_content_security_policy(page, live_server):
     page.wait_for_load_state("networkidle")
     assert "1 record(s) deleted" in text(page)
     shot(page, "10-bulk-delete")
+    assert page.csp_violations == []
+
+
+def test_csv_import_preview_and_confirm_in_the_browser(page, live_server):
+    """Upload a numbers file with a wrong row (every error listed), then the corrected one: preview, confirm, export."""
+    from app.models import AuditEntry, PhoneNumber
+
+    base = live_server["url"]
+    page.goto(f"{base}/login")
+    page.fill("#email", ADMIN)
+    page.fill("#password", PASSWORD)
+    page.click("#tl-sign-in")
+    page.wait_for_url(f"{base}/admin/")
+    page.click("a:has-text('Import / export')")
+    page.wait_for_url(f"{base}/admin/csv/")
+
+    def upload(content: bytes) -> None:
+        page.select_option("#tl-csv-kind", "numbers")
+        page.set_input_files("#tl-csv-file", files=[{"name": "numbers.csv", "mimeType": "text/csv", "buffer": content}])
+        page.click("#tl-csv-preview")
+        page.wait_for_load_state("networkidle")
+
+    upload(b"number,carrier,port_status\n204-555-1421,telus,active\n204-555-142,telus,active\n204-555-1423,nope,active\n")
+    assert "2 of 3 row(s) are wrong" in text(page)
+    assert page.locator("#tl-csv-errors tbody tr").count() == 2
+    assert page.locator("#tl-csv-confirm").count() == 0
+    shot(page, "11-csv-preview-errors")
+
+    upload(b"number,carrier,port_status\n204-555-1421,telus,active\n204-555-1422,bell,active\n")
+    assert "dry run: all 2 row(s) are valid (2 created, 0 updated, 0 unchanged)" in text(page)
+    shot(page, "12-csv-preview")
+    with OrmSession(live_server["engine"]) as db:
+        assert db.scalar(select(PhoneNumber).where(PhoneNumber.e164 == "+12045551421")) is None
+    page.click("#tl-csv-confirm")
+    page.wait_for_load_state("networkidle")
+    assert "2 row(s) imported: 2 created, 0 updated, 0 unchanged" in text(page)
+    shot(page, "13-csv-imported")
+    with OrmSession(live_server["engine"]) as db:
+        assert db.scalar(select(PhoneNumber.e164).where(PhoneNumber.e164 == "+12045551422")) == "+12045551422"
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.channel == "csv", AuditEntry.action == "import"))
+        assert entry.actor == ADMIN
+
+    with page.expect_download() as download:
+        page.click("#tl-export-numbers")
+    assert "+12045551422" in Path(download.value.path()).read_text()
     assert page.csp_violations == []
