@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g
+from flask import abort, g
 from flask_login import current_user
 
 from app.db import Session
-from app.errors import DomainError, ValidationError
+from app.errors import ValidationError
 from app.services import users
 from app.web import forms
 from app.web.security import web_actor
-from app.web.views.base import ServiceModelView, SignedInView, apply_errors
+from app.web.views.base import FAILED, ServiceModelView, SignedInView, form_write
 
 
 class AuditView(SignedInView):
@@ -73,14 +73,14 @@ class UserView(ServiceModelView):
 
     def create_model(self, form):
         password = form.password.data or users.generate_password()
-        try:
-            user = users.create(Session(), form.email.data, form.role.data, password, web_actor("form"))
+        def write():
+            created = users.create(Session(), form.email.data, form.role.data, password, web_actor("form"))
             if not form.active.data:
-                users.update(Session(), user, web_actor("form"), active=False)
-            Session.commit()
-        except ValidationError as exc:
-            Session.rollback()
-            apply_errors(form, exc)
+                users.update(Session(), created, web_actor("form"), active=False)
+            return created
+
+        user = form_write(form, write)
+        if user is FAILED:
             return False
         if not form.password.data:
             g.tl_secret = {"label": f"account {user.email}", "username": user.email, "password": password, "revealed": False}
@@ -90,18 +90,10 @@ class UserView(ServiceModelView):
         if model.id == current_user.id and (form.role.data != "admin" or not form.active.data):
             form.role.errors = list(form.role.errors) + ["you cannot remove your own admin role or disable yourself"]
             return False
-        try:
+        def write():
             if form.email.data.strip().lower() != model.email:
                 raise ValidationError(email="cannot be changed: create a new account and disable this one")
             users.update(Session(), model, web_actor("form"), role=form.role.data, active=form.active.data,
                          password=form.password.data or None)
-            Session.commit()
-        except ValidationError as exc:
-            Session.rollback()
-            apply_errors(form, exc)
-            return False
-        except DomainError as exc:
-            Session.rollback()
-            flash(str(exc), "error")
-            return False
-        return True
+
+        return form_write(form, write) is not FAILED

@@ -53,6 +53,25 @@ def commit() -> None:
     Session.commit()
 
 
+FAILED = object()  # what form_write returns when the write was refused
+
+
+def form_write(form, write):
+    """Run write() and commit; on a domain error roll back, show its messages on the form, return FAILED."""
+    try:
+        result = write()
+        commit()
+    except ValidationError as exc:
+        Session.rollback()
+        apply_errors(form, exc)
+        return FAILED
+    except DomainError as exc:
+        Session.rollback()
+        flash(str(exc), "error")
+        return FAILED
+    return result
+
+
 class SignedInView(ModelView):
     """Base of every model view: signed-in users only; only admins and operators write."""
 
@@ -149,33 +168,16 @@ class ServiceModelView(SignedInView):
         """Hook: runs after the commit of a create."""
 
     def create_model(self, form):
-        try:
-            obj, _ = self.service.save(Session(), self.form_values(form, None), web_actor("form"))
-            commit()
-        except ValidationError as exc:
-            Session.rollback()
-            apply_errors(form, exc)
+        saved = form_write(form, lambda: self.service.save(Session(), self.form_values(form, None), web_actor("form")))
+        if saved is FAILED:
             return False
-        except DomainError as exc:
-            Session.rollback()
-            flash(str(exc), "error")
-            return False
+        obj, _ = saved
         self.after_create(obj, form)
         return obj
 
     def update_model(self, form, model):
-        try:
-            self.service.save(Session(), self.form_values(form, model), web_actor("form"), model)
-            commit()
-        except ValidationError as exc:
-            Session.rollback()
-            apply_errors(form, exc)
-            return False
-        except DomainError as exc:
-            Session.rollback()
-            flash(str(exc), "error")
-            return False
-        return True
+        saved = form_write(form, lambda: self.service.save(Session(), self.form_values(form, model), web_actor("form"), model))
+        return saved is not FAILED
 
     def delete_one(self, model, actor) -> None:
         self.service.delete(Session(), model, actor)

@@ -14,7 +14,7 @@ from app.numbering import display
 from app.services import porting
 from app.web import forms
 from app.web.security import web_actor
-from app.web.views.base import ServiceModelView, commit
+from app.web.views.base import FAILED, ServiceModelView, commit, form_write
 
 
 class PortOrderView(ServiceModelView):
@@ -48,20 +48,9 @@ class PortOrderView(ServiceModelView):
         form.to_carrier.choices = forms.options([("", "— choose —")] + carriers)
 
     def create_model(self, form):
-        from app.web.views.base import apply_errors
-
-        try:
-            order = porting.create(Session(), {f.name: f.data for f in form if f.name != "csrf_token"}, web_actor("form"))
-            commit()
-        except ValidationError as exc:
-            Session.rollback()
-            apply_errors(form, exc)
-            return False
-        except DomainError as exc:
-            Session.rollback()
-            flash(str(exc), "error")
-            return False
-        return order
+        order = form_write(form, lambda: porting.create(Session(), {f.name: f.data for f in form if f.name != "csrf_token"},
+                                                        web_actor("form")))
+        return False if order is FAILED else order
 
     def get_save_return_url(self, model, is_created=False):
         return self.get_url(".details_view", id=model.id)

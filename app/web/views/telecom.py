@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.db import Session
 from app.e911 import resolve_e911
-from app.errors import DomainError, E911Unresolved, ValidationError
+from app.errors import DomainError, E911Unresolved
 from app.models import Carrier, Client, Node, PhoneNumber, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.numbering import display
@@ -20,7 +20,7 @@ from app.services.audit import record
 from app.services.node_replacement import replace_node
 from app.web import forms
 from app.web.security import web_actor
-from app.web.views.base import ServiceModelView, apply_errors, commit
+from app.web.views.base import FAILED, ServiceModelView, commit, form_write
 
 
 def _choices(query, key, label=None, blank: str | None = "— none —"):
@@ -135,16 +135,9 @@ class ClientView(ServiceModelView):
             form.hosting_provider.data = form.hosting_provider.data or client.node.hosting_provider
             form.region.data = form.region.data or client.node.region
         if form.validate_on_submit():
-            try:
-                result = replace_node(Session(), client, {f.name: f.data for f in form if f.name != "csrf_token"}, web_actor("form"))
-                commit()
-            except ValidationError as exc:
-                Session.rollback()
-                apply_errors(form, exc)
-                result = None
-            except DomainError as exc:
-                Session.rollback()
-                flash(str(exc), "error")
+            result = form_write(form, lambda: replace_node(Session(), client, {f.name: f.data for f in form if f.name != "csrf_token"},
+                                                          web_actor("form")))
+            if result is FAILED:
                 result = None
         return self.render("trunkline/replace_node.html", client=client, form=form, result=result,
                            return_url=self.get_url(".details_view", id=client.id))
