@@ -241,11 +241,13 @@ def e911_rows(session: Session, trunk_ids: Iterable[int] | None) -> Rows:
     rows: Rows = {"extensions": {}}
     fallback = session.scalar(select(Carrier).where(Carrier.enabled.is_(True), Carrier.provides_911.is_(True))
                               .order_by(Carrier.priority, Carrier.name).limit(1))
+    registered_by_client: dict[int, list[PhoneNumber]] = {}  # a client's trunks share its registered numbers
     for trunk in session.scalars(query):
-        registered = session.scalars(select(PhoneNumber).where(
-            PhoneNumber.client_id == trunk.client_id, PhoneNumber.e911_registered.is_(True),
-            PhoneNumber.port_status != "ported_out"))
-        for number in registered:
+        if trunk.client_id not in registered_by_client:
+            registered_by_client[trunk.client_id] = list(session.scalars(select(PhoneNumber).where(
+                PhoneNumber.client_id == trunk.client_id, PhoneNumber.e911_registered.is_(True),
+                PhoneNumber.port_status != "ported_out")))
+        for number in registered_by_client[trunk.client_id]:
             try:
                 route = resolve_e911(session, trunk, number.e164, own=number)
             except E911Unresolved:

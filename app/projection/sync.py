@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.models.realtime import PROJECTED_TABLES, REALTIME_TABLES
 from app.projection import rows as R
-from app.projection.names import REALTIME_CONTEXTS, RT_E911, RT_NUMBER, RT_ROUTE
+from app.projection.names import RT_E911, RT_NUMBER, RT_ROUTE
 
 _PENDING = "tl_projection_scope"
 _EXT_KEY = ("context", "exten", "priority")
@@ -191,5 +191,3 @@ def _apply(session: Session, changes) -> dict[str, int]:
         counts["deleted"] += len(extra)
     return counts
 
-
-__all__ = ["REALTIME_CONTEXTS", "Scope", "apply_pending", "drift", "rebuild", "touch"]

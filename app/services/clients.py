@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app import projection
 from app.errors import Conflict, ValidationError
-from app.models import Client, PhoneNumber, Trunk, TrunkAddress
+from app.models import Client, PhoneNumber, Trunk
 from app.projection.rows import numbers_of
 from app.services import fields as F
 from app.services import refs
@@ -103,5 +103,3 @@ def delete(session: Session, client: Client, actor: Actor) -> None:
         raise Conflict(f"client {client.account_code} still has {trunks} trunk(s) and {numbers} number(s): remove or move them first")
     remove(session, client, actor, ENTITY, client.account_code, AUDITED)
 
-
-__all__ = ["FIELDS", "TrunkAddress", "delete", "get", "save", "upsert"]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app import projection
 from app.errors import Conflict, ValidationError
-from app.models import Client, Node, Trunk
+from app.models import Client, Node, TrunkAddress
 from app.projection.rows import numbers_of
 from app.services import fields as F
 from app.services.audit import Actor
@@ -81,7 +81,7 @@ def delete(session: Session, node: Node, actor: Actor) -> None:
     client = session.scalar(select(Client).where(Client.node_id == node.id))
     if client is not None:
         raise Conflict(f"node {node.name} serves client {client.account_code}: move the client to another node first")
-    if session.scalar(select(Trunk.id).join(Trunk.addresses).where(Trunk.addresses.any(node_id=node.id)).limit(1)):
+    if session.scalar(select(TrunkAddress.id).where(TrunkAddress.node_id == node.id).limit(1)):
         raise Conflict(f"node {node.name} still has trunk addresses")
     endpoint = node.endpoint_id
     remove(session, node, actor, ENTITY, node.name, FIELDS)
