@@ -2,21 +2,24 @@
 
 Per row it runs exactly what numbers.upsert runs (F.clean over numbers.FIELDS, numbers.with_current,
 numbers.resolve), but resolve() looks carriers, clients and trunks up in dicts loaded once and the
-stored numbers in one query per batch, instead of several queries per row. Writes are Core
-executemany statements; the realtime rows of every changed number are then computed by the
-projection once (projection.touch + apply_pending). The result is the same as the per-row path
-(tests/db/test_csv_numbers.py compares both). Only the audit differs: an update is audited per number
-(its before and after images, written in bulk), but creations are recorded by the import's own entry
-(who, when, which file, how many) rather than by 100,000 "create" entries, which would cost as much
-as inserting the numbers themselves.
+stored numbers in one query per batch, instead of several queries per row. Each batch's writes are
+executemany statements handed to a WriteBehind, which on MariaDB runs them while the next batch is
+checked. Each changed number's tl-num realtime row comes from projection.rows.number_row, the same
+function the projection uses, fed from the validated values; the 911 rows and trunk variables it
+affects are left to the projection (projection.touch + apply_pending). The result is the same as the
+per-row path (tests/db/test_csv_numbers.py compares both, realtime rows included). Only the audit
+differs: an update is audited per number (its before and after images, written in bulk), but
+creations are recorded by the import's own entry (who, when, which file, how many) rather than by
+100,000 "create" entries, which would cost as much as inserting the numbers themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app import projection
@@ -24,9 +27,12 @@ from app.csvio.importer import KeyTracker, Progress, row_data, validation_errors
 from app.csvio.reader import CsvReader, Row
 from app.csvio.result import ImportResult, RowError
 from app.csvio.specs import KeyCellError
+from app.csvio.write_behind import WriteBehind
 from app.errors import ValidationError
-from app.models import AuditEntry, Carrier, Client, PhoneNumber, Trunk
-from app.projection.rows import trunks_of_clients
+from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, Trunk
+from app.models.realtime import REALTIME_TABLES
+from app.projection.names import RT_NUMBER
+from app.projection.rows import number_row, trunks_of_clients
 from app.services import fields as F
 from app.services import numbers
 from app.services.audit import Actor, entry_values
@@ -36,6 +42,10 @@ WRITE_CHUNK = 5000  # rows per executemany
 COLUMNS = numbers.AUDITED  # e164, carrier_id, client_id, trunk_id, e911_registered, e911_address, port_status, port_target_carrier_id
 OTHER_FIELDS = {name: spec for name, spec in numbers.FIELDS.items() if name != "number"}
 TABLE = PhoneNumber.__table__
+AUDIT = AuditEntry.__table__
+AUDIT_COLUMNS = ("at", "actor", "channel", "action", "entity", "entity_key", "before", "after", "summary")
+EXT = REALTIME_TABLES["extensions"]
+EXT_COLUMNS = ("context", "exten", "priority", "app", "appdata")
 
 
 class Stored:
@@ -68,6 +78,11 @@ class PreloadedLookup(numbers.Lookup):
         self.carrier_names = {c.id: c.name for c in self.carriers.values()}
         self.client_codes = {c.id: c.account_code for c in self.clients.values()}
         self.trunk_names = {t.id: t.name for t in trunk_list}
+        nodes = {n.id: (n.name, n.state) for n in session.scalars(select(Node))}
+        # What number_row needs of a client and of a trunk, as plain tuples (no ORM attribute access per row).
+        self.route_of_client = {c.id: (c.account_code, c.status, *nodes.get(c.node_id, (None, None)))
+                                for c in self.clients.values()}
+        self.route_of_trunk = {t.id: (t.name, t.did_format) for t in trunk_list}
         self.trunks_by_client: dict[int, list[Trunk]] = {}
         for t in trunk_list:
             self.trunks_by_client.setdefault(t.client_id, []).append(t)
@@ -116,13 +131,51 @@ class PreloadedLookup(numbers.Lookup):
             self.batch[stored.e164] = stored
 
 
+@dataclass
+class Changes:
+    """What the written batches changed, for the projection's follow-up at the end."""
+
+    client_ids: set = field(default_factory=set)
+    updated_ids: set = field(default_factory=set)
+
+
 def import_numbers(session: Session, reader: CsvReader, actor: Actor, result: ImportResult, progress: Progress | None) -> None:
-    """Validate every row (collecting every error); when all are right, write the changes and touch the projection."""
+    """Validate every row (collecting every error); while all are right, write each batch and its tl-num rows.
+
+    Batch N's writes are queued only after batch N+1's stored numbers are read, so that the database
+    inserts batch N while batch N+1 is checked. After the first wrong row nothing more is written and
+    the caller rolls everything back; the rows are still all checked, to report every error.
+    """
     session.flush()
     lookup = PreloadedLookup(session)
-    keys = KeyTracker(reader.spec)
-    creates: list[tuple] = []
-    updates: list[tuple[int, tuple, tuple]] = []  # (id, before, after)
+    writer = WriteBehind(session)
+    changes, statements = Changes(), _Statements(session.get_bind().dialect.name)
+    pending = None
+    try:
+        for batch in _batches(reader, result, KeyTracker(reader.spec)):
+            lookup.load_batch(e164 for _row, e164 in batch)
+            if pending is not None and not result.errors:
+                _queue_writes(writer, statements, actor, lookup, changes, *pending)
+            pending = _validate(session, reader, lookup, batch, result)
+            if progress is not None:
+                progress(len(batch))
+        if pending is not None and not result.errors:
+            _queue_writes(writer, statements, actor, lookup, changes, *pending)
+    finally:
+        writer.close()
+    if result.errors or not (changes.client_ids or changes.updated_ids):
+        return
+    # What numbers.touch_number records besides the numbers' own rows: 911 rows of the clients'
+    # trunks, and the trunk variables of clients whose main number changed.
+    endpoints = {t.endpoint_id for client in lookup.clients.values() if client.main_number_id in changes.updated_ids
+                 for t in lookup.trunks_by_client.get(client.id, ())}
+    projection.touch(session, endpoints=endpoints, e911_trunks=trunks_of_clients(session, changes.client_ids - {None}))
+    # Writes bypassed the identity map: reload anything the projection reads from the ORM.
+    session.expire_all()
+
+
+def _batches(reader: CsvReader, result: ImportResult, keys: KeyTracker) -> Iterator[list[tuple[Row, str]]]:
+    """Rows with a readable, unique number, BATCH at a time (the others are reported as they come)."""
     batch: list[tuple[Row, str]] = []
     for row in reader.rows():
         result.rows += 1
@@ -130,16 +183,10 @@ def import_numbers(session: Session, reader: CsvReader, actor: Actor, result: Im
         if e164 is not None:
             batch.append((row, e164))
         if len(batch) >= BATCH:
-            _validate(session, reader, lookup, batch, result, creates, updates)
-            if progress is not None:
-                progress(len(batch))
+            yield batch
             batch = []
-    _validate(session, reader, lookup, batch, result, creates, updates)
-    if progress is not None and batch:
-        progress(len(batch))
-    if result.errors or not (creates or updates):
-        return
-    _write(session, actor, lookup, creates, updates)
+    if batch:
+        yield batch
 
 
 def _key(reader: CsvReader, row: Row, result: ImportResult, keys: KeyTracker) -> str | None:
@@ -160,9 +207,11 @@ def _key(reader: CsvReader, row: Row, result: ImportResult, keys: KeyTracker) ->
 
 
 def _validate(session: Session, reader: CsvReader, lookup: PreloadedLookup, batch: list[tuple[Row, str]],
-              result: ImportResult, creates: list, updates: list) -> None:
-    lookup.load_batch(e164 for _row, e164 in batch)
+              result: ImportResult) -> tuple[list[tuple], list[tuple[int, tuple, tuple]]]:
+    """Check a batch; returns its creations (values) and updates (id, before, after)."""
     spec = reader.spec
+    creates: list[tuple] = []
+    updates: list[tuple[int, tuple, tuple]] = []
     for row, e164 in batch:
         stored = lookup.batch.get(e164)
         data = row_data(spec, row.cells)
@@ -185,43 +234,74 @@ def _validate(session: Session, reader: CsvReader, lookup: PreloadedLookup, batc
             result.count("updated")
         else:
             result.count("unchanged")
+    return creates, updates
 
 
-def _audit_update(actor: Actor, before: tuple, after: tuple) -> dict:
-    return entry_values(actor, "update", "number", after[0], dict(zip(COLUMNS, before, strict=True)),
-                        dict(zip(COLUMNS, after, strict=True)))
+class _Statements:
+    """The statements a batch is written with, built once per import for the database in use."""
+
+    def __init__(self, dialect: str):
+        self.mysql = dialect in ("mysql", "mariadb")
+        self.insert_numbers = insert(TABLE)
+        self.insert_audit = insert(AUDIT)
+        if self.mysql:
+            from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+            # Every id exists (read in this transaction), so each row takes the UPDATE branch; the driver
+            # sends thousands of rows per statement instead of one UPDATE per number.
+            upd = mysql_insert(TABLE)
+            self.update_numbers = upd.on_duplicate_key_update({c: upd.inserted[c] for c in COLUMNS[1:]})
+            self.update_columns = ("id", *COLUMNS)
+            ext = mysql_insert(EXT)
+            self.upsert_ext = ext.on_duplicate_key_update(app=ext.inserted.app, appdata=ext.inserted.appdata)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            self.update_numbers = update(TABLE).where(TABLE.c.id == bindparam("b_id")).values(
+                {c: bindparam(f"b_{c}") for c in COLUMNS})
+            self.update_columns = ("b_id", *(f"b_{c}" for c in COLUMNS))
+            ext = sqlite_insert(EXT)
+            self.upsert_ext = ext.on_conflict_do_update(index_elements=["context", "exten", "priority"],
+                                                        set_={"app": ext.excluded.app, "appdata": ext.excluded.appdata})
 
 
-def _write(session: Session, actor: Actor, lookup: PreloadedLookup, creates: list[tuple], updates: list[tuple]) -> None:
-    audit = AuditEntry.__table__
+def _queue_writes(writer: WriteBehind, st: _Statements, actor: Actor, lookup: PreloadedLookup, changes: Changes,
+                  creates: list[tuple], updates: list[tuple[int, tuple, tuple]]) -> None:
+    """Hand one batch's number rows, audit entries and tl-num rows to the writer."""
     for i in range(0, len(creates), WRITE_CHUNK):
-        chunk = creates[i:i + WRITE_CHUNK]
-        session.execute(insert(TABLE), [dict(zip(COLUMNS, values, strict=True)) for values in chunk])
+        writer.executemany(st.insert_numbers, COLUMNS, creates[i:i + WRITE_CHUNK])
     for i in range(0, len(updates), WRITE_CHUNK):
         chunk = updates[i:i + WRITE_CHUNK]
-        _update(session, [(id_, after) for id_, _b, after in chunk])
-        session.execute(insert(audit), [_audit_update(actor, before, after) for _id, before, after in chunk])
-    # What numbers.touch_number records for each changed number, for all of them at once.
-    client_ids = {values[2] for values in creates} | {v[2] for _id, before, after in updates for v in (before, after)}
-    updated_ids = {id_ for id_, _b, _a in updates}
-    endpoints = {t.endpoint_id for client in lookup.clients.values() if client.main_number_id in updated_ids
-                 for t in lookup.trunks_by_client.get(client.id, ())}
-    projection.touch(session, numbers={v[0] for v in creates} | {after[0] for _id, _b, after in updates},
-                     endpoints=endpoints, e911_trunks=trunks_of_clients(session, client_ids - {None}))
-    # Core writes bypass the identity map: reload anything the projection reads from the ORM.
-    session.expire_all()
+        writer.executemany(st.update_numbers, st.update_columns, [(id_, *after) for id_, _b, after in chunk])
+        writer.executemany(st.insert_audit, AUDIT_COLUMNS, [_audit_update(actor, before, after) for _id, before, after in chunk])
+    afters = creates + [after for _id, _b, after in updates]
+    changes.client_ids |= {values[2] for values in creates} | {v[2] for _id, before, after in updates for v in (before, after)}
+    changes.updated_ids |= {id_ for id_, _b, _a in updates}
+    routed, unrouted = [], []
+    for values in afters:
+        projected = _tl_num_row(lookup, values)
+        if projected is None:
+            unrouted.append(values[0])
+        else:
+            routed.append(tuple(projected[c] for c in EXT_COLUMNS))
+    writer.executemany(st.upsert_ext, EXT_COLUMNS, routed)
+    for i in range(0, len(unrouted), 1000):
+        writer.execute(delete(EXT).where(EXT.c.context == RT_NUMBER, EXT.c.priority == 1, EXT.c.exten.in_(unrouted[i:i + 1000])))
 
 
-def _update(session: Session, rows: list[tuple[int, tuple]]) -> None:
-    """Rewrite changed numbers by id: one multi-row upsert on MariaDB/MySQL, an executemany UPDATE elsewhere."""
-    if session.get_bind().dialect.name in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
+def _tl_num_row(lookup: PreloadedLookup, values: tuple) -> dict | None:
+    """The number's realtime row from its validated values (number_row, as the projection computes it)."""
+    e164, carrier_id, client_id, trunk_id, _registered, _address, port_status, _target = values
+    projected = number_row(e164, carrier_id, port_status, *lookup.route_of_client.get(client_id, _NO_CLIENT),
+                           *lookup.route_of_trunk.get(trunk_id, _NO_TRUNK))
+    return None if projected is None else projected[1]
 
-        # Every id exists (read in this transaction), so each row takes the UPDATE branch; the driver
-        # sends thousands of rows per statement instead of one UPDATE per number.
-        stmt = mysql_insert(TABLE)
-        stmt = stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in COLUMNS[1:]})
-        session.execute(stmt, [{"id": id_, **dict(zip(COLUMNS, after, strict=True))} for id_, after in rows])
-        return
-    stmt = update(TABLE).where(TABLE.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in COLUMNS})
-    session.execute(stmt, [{"b_id": id_, **{f"b_{c}": v for c, v in zip(COLUMNS, after, strict=True)}} for id_, after in rows])
+
+_NO_CLIENT = (None, None, None, None)
+_NO_TRUNK = (None, None)
+
+
+def _audit_update(actor: Actor, before: tuple, after: tuple) -> tuple:
+    values = entry_values(actor, "update", "number", after[0], dict(zip(COLUMNS, before, strict=True)),
+                          dict(zip(COLUMNS, after, strict=True)))
+    return tuple(values[c] for c in AUDIT_COLUMNS)

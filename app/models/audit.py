@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """Now in UTC, without tzinfo (how every timestamp column stores it)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -20,7 +21,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
     actor: Mapped[str] = mapped_column(String(255))
     channel: Mapped[str] = mapped_column(String(16))  # form, action, csv, cli, seed
     action: Mapped[str] = mapped_column(String(32))  # create, update, delete, import, ...

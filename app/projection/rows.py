@@ -175,14 +175,31 @@ def all_endpoint_ids(session: Session) -> set[str]:
     return ids
 
 
+def number_row(e164: str, carrier_id: int, port_status: str, account: str | None, client_status: str | None,
+               node_name: str | None, node_state: str | None, trunk_name: str | None, did_format: str | None):
+    """The tl-num row (key, row) of one number, or None when the number is not routable.
+
+    A number routes when it belongs to an active client and is not ported out; the value tells the
+    dialplan its holder carrier, account, the client's live node and the trunk with its DID format.
+    """
+    if account is None or client_status != "active" or port_status == "ported_out":
+        return None
+    node = f"node-{node_name}" if node_name and node_state in LIVE_NODE_STATES else ""
+    value = SEP.join([str(carrier_id), account, node, f"trunk-{account}-{trunk_name}" if trunk_name else "",
+                      format_number(e164, did_format) if trunk_name else ""])
+    return ext_row(RT_NUMBER, e164, value)
+
+
 def number_rows(session: Session, e164s: Iterable[str] | None) -> Rows:
     """tl-num rows for the given numbers (None: all numbers), one per routable number."""
     node, trunk = aliased(Node), aliased(Trunk)
     query = (
-        select(PhoneNumber.e164, PhoneNumber.carrier_id, Client.account_code, node.name, trunk.name, trunk.did_format)
+        select(PhoneNumber.e164, PhoneNumber.carrier_id, PhoneNumber.port_status, Client.account_code, Client.status,
+               node.name, node.state, trunk.name, trunk.did_format)
         .join(Client, PhoneNumber.client_id == Client.id)
-        .outerjoin(node, (Client.node_id == node.id) & node.state.in_(LIVE_NODE_STATES))
+        .outerjoin(node, Client.node_id == node.id)
         .outerjoin(trunk, PhoneNumber.trunk_id == trunk.id)
+        # number_row() decides; this only spares reading numbers it would skip anyway.
         .where(Client.status == "active", PhoneNumber.port_status != "ported_out")
     )
     rows: Rows = {"extensions": {}}
@@ -195,16 +212,12 @@ def number_rows(session: Session, e164s: Iterable[str] | None) -> Rows:
         ordered = sorted(wanted)
         queries = [query.where(PhoneNumber.e164.in_(ordered[i:i + 1000])) for i in range(0, len(ordered), 1000)]
     for q in queries:
-        for e164, carrier_id, account, node_name, trunk_name, did_format in session.execute(q):
-            if wanted is not None and e164 not in wanted:
+        for fields in session.execute(q):
+            if wanted is not None and fields[0] not in wanted:
                 continue
-            value = SEP.join([
-                str(carrier_id), account, f"node-{node_name}" if node_name else "",
-                f"trunk-{account}-{trunk_name}" if trunk_name else "",
-                format_number(e164, did_format) if trunk_name else "",
-            ])
-            key, row = ext_row(RT_NUMBER, e164, value)
-            rows["extensions"][key] = row
+            projected = number_row(*fields)
+            if projected is not None:
+                rows["extensions"][projected[0]] = projected[1]
     return rows
 
 

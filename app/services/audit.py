@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry
+from app.models.audit import utc_now
 
 SECRET_FIELDS = {"password"}
 
@@ -44,7 +45,7 @@ def entry_values(actor: Actor, action: str, entity: str, key: str | None,
         changed = {k for k in after if before.get(k) != after.get(k)}
         before = {k: before.get(k) for k in changed}
         after = {k: after[k] for k in changed}
-    return dict(actor=actor.name, channel=actor.channel, action=action, entity=entity, entity_key=key,
+    return dict(at=utc_now(), actor=actor.name, channel=actor.channel, action=action, entity=entity, entity_key=key,
                 before=json.dumps(before, sort_keys=True) if before is not None else None,
                 after=json.dumps(after, sort_keys=True) if after is not None else None, summary=summary)
 
