@@ -80,8 +80,13 @@ class Browser:
 
 @pytest.fixture
 def app(app, tmp_path):
-    """The test app, keeping uploaded CSV previews in the test's temp dir instead of instance/uploads."""
+    """The test app, keeping uploaded CSV previews in the test's temp dir instead of instance/uploads.
+
+    CSV jobs run inside the request: the test's database is one connection, which a job thread and the
+    next request must not use at the same time (test_csv_page.py runs real job threads on its own database).
+    """
     app.config["IMPORT_UPLOAD_DIR"] = str(tmp_path / "uploads")
+    app.config["IMPORT_JOBS_INLINE"] = True
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -225,9 +226,10 @@ CSV_NUMBERS = b"number,carrier,port_status\n(204) 555-1296,telus,active\n204.555
 _PREVIEW_TOKEN = re.compile(r'name="token" value="([0-9a-f]{32})"')
 
 
-def csv_upload(b, kind: str = "numbers", content: bytes = CSV_NUMBERS, filename: str = "numbers.csv"):
-    """POST a file to the import preview."""
-    return b.post("/admin/csv/preview/", {"kind": kind, "file": (io.BytesIO(content), filename)})
+def csv_upload(b, kind: str = "numbers", content: bytes = CSV_NUMBERS, filename: str = "numbers.csv", **kw):
+    """POST a file to the import preview (and follow to its job page)."""
+    kw.setdefault("follow_redirects", True)
+    return b.post("/admin/csv/preview/", {"kind": kind, "file": (io.BytesIO(content), filename)}, **kw)
 
 
 def preview_token(html: str) -> str | None:
@@ -242,12 +244,27 @@ def _csv_import():
         token = preview_token(response.text) if response.status_code == 200 else None
         if token is None:
             return response
-        return b.post("/admin/csv/confirm/", {"token": token})
+        return b.post("/admin/csv/confirm/", {"token": token}, follow_redirects=True)
 
     def check(db, i, who):
         entry = last_audit(db)
         return (db.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.e164.in_(["+12045551296", "+12045551295"]))) == 2
                 and entry.channel == "csv" and entry.action == "import" and entry.actor == who)
+    return lambda db: {}, req, check
+
+
+def _csv_discard():
+    """Upload + preview, then discard: the stored file and its status are gone (no audit entry: nothing was written)."""
+    def req(b, i):
+        response = csv_upload(b)
+        token = preview_token(response.text) if response.status_code == 200 else None
+        if token is None:
+            return response
+        i["folder"], i["token"] = Path(b.client.application.config["IMPORT_UPLOAD_DIR"]), token
+        return b.post("/admin/csv/discard/", {"token": token}, follow_redirects=True)
+
+    def check(db, i, who):
+        return "token" in i and not list(i["folder"].glob(f"{i['token']}*"))
     return lambda db: {}, req, check
 
 
@@ -281,10 +298,12 @@ WRITE_SCENARIOS = {
     "port_order.cancel_view": _port_cancel(),
     "csv.preview_view": _csv_import(),
     "csv.confirm_view": _csv_import(),
+    "csv.discard_view": _csv_discard(),
     "user.create_view": _user_create(),
     "user.edit_view": _user_edit(),
 }
 ADMIN_ONLY = {"user.create_view", "user.edit_view"}
+NO_AUDIT = {"csv.discard_view"}  # writes that change no data, so they leave no audit entry
 # POST routes that exist (Flask-Admin adds them to every view) but change nothing for anyone.
 DISABLED = {"audit.create_view", "audit.edit_view", "audit.delete_view", "audit.action_view", "port_order.edit_view",
             "port_order.delete_view", "port_order.action_view", "user.delete_view", "user.action_view"} | {

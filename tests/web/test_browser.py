@@ -282,7 +282,7 @@ def test_csv_import_preview_and_confirm_in_the_browser(page, live_server):
         page.select_option("#tl-csv-kind", "numbers")
         page.set_input_files("#tl-csv-file", files=[{"name": "numbers.csv", "mimeType": "text/csv", "buffer": content}])
         page.click("#tl-csv-preview")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_selector("#tl-csv-result")  # the check runs in the background: its page shows the result once done
 
     upload(b"number,carrier,port_status\n204-555-1421,telus,active\n204-555-142,telus,active\n204-555-1423,nope,active\n")
     assert "2 of 3 row(s) are wrong" in text(page)
@@ -296,7 +296,7 @@ def test_csv_import_preview_and_confirm_in_the_browser(page, live_server):
     with OrmSession(live_server["engine"]) as db:
         assert db.scalar(select(PhoneNumber).where(PhoneNumber.e164 == "+12045551421")) is None
     page.click("#tl-csv-confirm")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("#tl-csv-done")
     assert "2 row(s) imported: 2 created, 0 updated, 0 unchanged" in text(page)
     shot(page, "13-csv-imported")
     with OrmSession(live_server["engine"]) as db:
@@ -307,4 +307,55 @@ def test_csv_import_preview_and_confirm_in_the_browser(page, live_server):
     with page.expect_download() as download:
         page.click("#tl-export-numbers")
     assert "+12045551422" in Path(download.value.path()).read_text()
+    assert page.csp_violations == []
+
+
+def test_csv_import_of_thousands_of_numbers_shows_progress_in_the_browser(page, live_server, monkeypatch):
+    """A file of 6,000 numbers: a progress bar with counts while it is checked, then the preview; confirm, progress, imported."""
+    import time
+
+    from app.models import PhoneNumber
+    from app.web import csv_jobs
+
+    # Each batch of 2,000 rows waits 0.6 s, so the progress is on screen for a few polls however fast the machine is.
+    advance = csv_jobs.Job.advance
+
+    def slow_advance(job, rows):
+        advance(job, rows)
+        time.sleep(0.6)
+    monkeypatch.setattr(csv_jobs.Job, "advance", slow_advance)
+
+    base = live_server["url"]
+    page.goto(f"{base}/login")
+    page.fill("#email", ADMIN)
+    page.fill("#password", PASSWORD)
+    page.click("#tl-sign-in")
+    page.wait_for_url(f"{base}/admin/")
+    page.goto(f"{base}/admin/csv/")
+    content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % n for n in range(2000, 8000))
+    page.select_option("#tl-csv-kind", "numbers")
+    page.set_input_files("#tl-csv-file", files=[{"name": "many.csv", "mimeType": "text/csv", "buffer": content}])
+    page.click("#tl-csv-preview")
+
+    page.wait_for_selector("#tl-csv-progress")
+    assert re.search(r"[\d,]+ of 6,000 rows checked", page.inner_text("#tl-csv-progress-text"))
+    page.eval_on_selector("#tl-csv-progress", "box => { box.dataset.sameDocument = 'yes'; }")
+    page.wait_for_function("() => /^[1-9][0-9,]* of 6,000 rows checked/.test(document.getElementById('tl-csv-progress-text').textContent)")
+    assert page.get_attribute("#tl-csv-progress", "data-same-document") == "yes"  # the polls moved it, not a reload
+    width = page.eval_on_selector("#tl-csv-bar", "bar => bar.style.width")
+    assert width in ("33%", "66%", "100%"), width
+    shot(page, "14-csv-progress")
+    page.wait_for_selector("#tl-csv-result")
+    assert "dry run: all 6000 row(s) are valid (6000 created, 0 updated, 0 unchanged)" in text(page)
+    assert page.locator("#tl-csv-discard").count() == 1
+    shot(page, "15-csv-preview-many")
+
+    page.click("#tl-csv-confirm")
+    page.wait_for_selector("#tl-csv-progress")
+    assert "rows imported" in page.inner_text("#tl-csv-progress-text")
+    page.wait_for_selector("#tl-csv-done")
+    assert "6000 row(s) imported: 6000 created, 0 updated, 0 unchanged" in text(page)
+    shot(page, "16-csv-imported-many")
+    with OrmSession(live_server["engine"]) as db:
+        assert len(db.scalars(select(PhoneNumber.e164).where(PhoneNumber.e164.like("+1431555%"))).all()) == 6000
     assert page.csp_violations == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -28,8 +30,15 @@ def new_numbers(db) -> int:
 
 
 def uploads(app) -> list[Path]:
+    """The uploaded files the server still keeps (not the metadata, status and error reports of their jobs)."""
     folder = Path(app.config["IMPORT_UPLOAD_DIR"])
-    return sorted(folder.iterdir()) if folder.exists() else []
+    return sorted(p for p in folder.iterdir() if p.suffix == ".importing" or p.name.count(".") == 1 and p.suffix == ".csv") \
+        if folder.exists() else []
+
+
+def confirm(browser, token: str, **kw):
+    """POST the confirm and follow to the import's page."""
+    return browser.post("/admin/csv/confirm/", {"token": token}, follow_redirects=True, **kw)
 
 
 def test_preview_writes_nothing_and_confirm_imports_the_same_file(app, as_role, web, accounts):
@@ -43,9 +52,9 @@ def test_preview_writes_nothing_and_confirm_imports_the_same_file(app, as_role, 
     assert "dry run: all 2 row(s) are valid" in page
     assert new_numbers(web) == 0 and audit_count(web) == before
     token = preview_token(page)
-    assert token and len(uploads(app)) == 2  # the file and its metadata, server-side
+    assert token and [p.name for p in uploads(app)] == [f"{token}.csv"]  # the file, server-side
 
-    done = browser.post("/admin/csv/confirm/", {"token": token})
+    done = confirm(browser, token)
     assert done.status_code == 200, done.text[:2000]
     assert "2 row(s) imported: 2 created, 0 updated, 0 unchanged" in done.text
     assert 'id="tl-csv-created">2<' in done.text and "tl-csv-done" in done.text
@@ -58,13 +67,13 @@ def test_preview_writes_nothing_and_confirm_imports_the_same_file(app, as_role, 
     assert json.loads(entry.after) == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0}
     assert uploads(app) == []
 
-    again = browser.post("/admin/csv/confirm/", {"token": token})  # double submit: imported once
+    again = confirm(browser, token)  # double submit: imported once
     assert again.status_code == 409 and "expired or was already imported" in again.text
     assert audit_count(web) == before + 1
 
     second = csv_upload(browser)  # the same file again changes nothing, and says so
     assert 'id="tl-csv-unchanged">2<' in second.text and "nothing would change" in second.text
-    result = browser.post("/admin/csv/confirm/", {"token": preview_token(second.text)})
+    result = confirm(browser, preview_token(second.text))
     assert "nothing changed: all 2 row(s) already match" in result.text
 
 
@@ -122,7 +131,7 @@ def test_the_confirm_imports_what_is_true_then_not_the_preview(as_role, web):
     carriers.delete(web, carriers.get(web, "spare"), SETUP)
     web.commit()
     before = audit_count(web)
-    done = browser.post("/admin/csv/confirm/", {"token": preview_token(preview.text)})
+    done = confirm(browser, preview_token(preview.text))
     assert "no carrier named" in done.text and "nothing was imported" in done.text
     assert new_numbers(web) == 0 and audit_count(web) == before
 
@@ -151,7 +160,7 @@ def test_viewer_exports_but_cannot_import(as_role, web):
     token = preview_token(csv_upload(operator).text)
     assert viewer.post("/admin/csv/confirm/", {"token": token}).status_code == 403
     assert new_numbers(web) == 0 and audit_count(web) == before
-    assert operator.post("/admin/csv/confirm/", {"token": token}).status_code == 200  # the refusal did not consume it
+    assert confirm(operator, token).status_code == 200  # the refusal did not consume it
     assert new_numbers(web) == 2
 
 
@@ -208,7 +217,238 @@ def test_the_menu_links_the_page(as_role, web):
 
 def test_an_import_entry_is_in_the_audit_log_page(as_role, web, accounts):
     browser = as_role("operator")
-    browser.post("/admin/csv/confirm/", {"token": preview_token(csv_upload(browser).text)})
+    confirm(browser, preview_token(csv_upload(browser).text))
     entry = web.scalar(select(AuditEntry).where(AuditEntry.channel == "csv", AuditEntry.action == "import"))
     assert entry is not None and entry.actor == accounts["operator"]
     assert "numbers.csv: 2 row(s) imported: 2 created" in browser.get("/admin/audit/").text
+
+
+def job_status(browser, token: str) -> dict:
+    response = browser.get(f"/admin/csv/job/{token}/status")
+    assert response.status_code == 200 and response.mimetype == "application/json", response.text[:500]
+    return response.get_json()
+
+
+def test_the_preview_and_the_import_are_jobs_with_a_page_and_a_status(as_role, web):
+    browser = as_role("operator")
+    posted = csv_upload(browser, follow_redirects=False)
+    assert posted.status_code == 303
+    page_url = posted.headers["Location"]
+    token = page_url.rstrip("/").split("/")[-1]
+    assert page_url.endswith(f"/admin/csv/job/{token}/")
+    status = job_status(browser, token)
+    assert status == {"stage": "preview", "state": "done", "finished": True, "failed": False, "done": 2, "estimate": 2,
+                      "problem": None, "error_count": 0,
+                      "summary": "numbers.csv: dry run: all 2 row(s) are valid (2 created, 0 updated, 0 unchanged); "
+                                 "these changes would be made; nothing was written"}
+    page = browser.get(page_url)  # the same page again (a refresh) shows the same preview
+    assert page.status_code == 200 and preview_token(page.text) == token and "tl-csv-progress" not in page.text
+
+    done = browser.post("/admin/csv/confirm/", {"token": token})
+    assert done.status_code == 303 and done.headers["Location"] == page_url
+    status = job_status(browser, token)
+    assert (status["stage"], status["state"], status["done"]) == ("import", "done", 2)
+    assert status["summary"] == "numbers.csv: 2 row(s) imported: 2 created, 0 updated, 0 unchanged"
+    assert "tl-csv-done" in browser.get(page_url).text and new_numbers(web) == 2
+
+
+def test_a_job_that_stopped_writing_its_status_is_reported_as_failed(app, as_role, web):
+    """A worker that died mid-job (status untouched for 10 minutes while "running") is a failure, never "running" forever."""
+    browser = as_role("operator")
+    token = preview_token(csv_upload(browser).text)
+    path = Path(app.config["IMPORT_UPLOAD_DIR"]) / f"{token}.status.json"
+    state = json.loads(path.read_text())
+    state.update(state="running", done=1, result=None, updated=time.time() - 599)
+    path.write_text(json.dumps(state))
+    running = job_status(browser, token)
+    assert (running["state"], running["finished"], running["done"], running["estimate"]) == ("running", False, 1, 2)
+    page = browser.get(f"/admin/csv/job/{token}/")
+    assert page.status_code == 200 and "1 of 2 rows checked" in page.text and 'id="tl-csv-bar"' in page.text
+    assert "refresh this page" in page.text and "tl-csv-confirm" not in page.text
+    assert 'nonce="' in page.text.split('id="tl-csv-progress"')[1]  # the poller runs under the CSP
+    assert confirm(browser, token).status_code == 409  # not confirmable while it is being checked
+
+    state["updated"] = time.time() - 601
+    path.write_text(json.dumps(state))
+    stale = job_status(browser, token)
+    assert (stale["state"], stale["finished"], stale["failed"]) == ("failed", True, True)
+    assert "stopped working on this file" in stale["problem"]
+    page = browser.get(f"/admin/csv/job/{token}/")
+    assert page.status_code == 400 and "stopped working on this file" in page.text and "tl-csv-progress" not in page.text
+    assert confirm(browser, token).status_code == 409 and new_numbers(web) == 0
+
+
+def test_the_page_lists_the_first_200_errors_and_the_download_has_them_all(as_role, web):
+    browser = as_role("operator")
+    rows = b"".join(b"204-555-%04d,nope,active\n" % n for n in range(2000, 2250))
+    page = csv_upload(browser, content=b"number,carrier,port_status\n" + rows).text
+    assert "250 of 250 row(s) are wrong (250 problem(s))" in page
+    listed = page.split('id="tl-csv-errors"')[1].split("</table>")[0]
+    assert listed.count("<tr>") == 201  # the header row and the first 200 errors
+    assert "<td>2</td><td>carrier</td>" in listed and "<td>201</td>" in listed and "<td>202</td>" not in listed
+    assert "50 more are in the" in page and preview_token(page) is None
+    link = re.search(r'href="(/admin/csv/job/[0-9a-f]{32}/errors\.csv)"', page).group(1)
+    download = browser.get(link)
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.headers["Content-Disposition"].startswith("attachment; filename=numbers-errors.csv")
+    lines = list(csv.reader(io.StringIO(download.text)))
+    assert lines[0] == ["line", "column", "reason"] and len(lines) == 251
+    assert [int(line) for line, _c, _r in lines[1:]] == list(range(2, 252))
+    assert lines[-1][1] == "carrier" and "no carrier named 'nope'" in lines[-1][2]
+
+
+def test_discard_forgets_the_upload(app, as_role, web):
+    browser = as_role("operator")
+    token = preview_token(csv_upload(browser).text)
+    page = browser.post("/admin/csv/discard/", {"token": token}, follow_redirects=True)
+    assert page.status_code == 200 and "numbers.csv was discarded" in page.text and "tl-csv-result" not in page.text
+    assert not list(Path(app.config["IMPORT_UPLOAD_DIR"]).glob(f"{token}*"))
+    assert confirm(browser, token).status_code == 409 and new_numbers(web) == 0
+    assert browser.get(f"/admin/csv/job/{token}/status").status_code == 404
+    assert browser.post("/admin/csv/discard/", {"token": token}).status_code == 404  # twice: it is unknown now
+
+
+def test_an_imported_upload_cannot_be_discarded(as_role, web):
+    browser = as_role("operator")
+    token = preview_token(csv_upload(browser).text)
+    confirm(browser, token)
+    refused = browser.post("/admin/csv/discard/", {"token": token})
+    assert refused.status_code == 409 and "cannot be discarded" in refused.text and new_numbers(web) == 2
+
+
+@pytest.mark.parametrize("url", ["/admin/csv/job/{token}/", "/admin/csv/job/{token}/status", "/admin/csv/job/{token}/errors.csv"])
+def test_another_users_job_is_404(as_role, web, url):
+    operator, admin = as_role("operator"), as_role("admin")
+    token = re.search(r"/job/([0-9a-f]{32})/", csv_upload(operator, content=BAD_NUMBERS).text).group(1)
+    assert operator.get(url.format(token=token)).status_code == 200
+    assert admin.get(url.format(token=token)).status_code == 404
+    assert admin.get(url.format(token="0" * 32)).status_code == 404
+    assert admin.get(url.format(token="..%2F..%2Fsecret_key")).status_code == 404
+
+
+def test_discard_refuses_other_users_viewers_and_missing_csrf(app, as_role, web):
+    operator, admin, viewer = as_role("operator"), as_role("admin"), as_role("viewer")
+    token = preview_token(csv_upload(operator).text)
+    assert admin.post("/admin/csv/discard/", {"token": token}).status_code == 404
+    assert admin.post("/admin/csv/discard/", {"token": "../../secret_key"}).status_code == 404
+    assert viewer.post("/admin/csv/discard/", {"token": token}).status_code == 403
+    response = operator.post("/admin/csv/discard/", {"token": token}, csrf=False)
+    assert response.status_code == 400 and "CSRF" in response.text
+    assert [p.name for p in uploads(app)] == [f"{token}.csv"]  # none of the refusals touched it
+    assert confirm(operator, token).status_code == 200 and new_numbers(web) == 2
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def threaded_app(request, tmp_path):
+    """An app with real job threads: its own migrated, seeded database (SQLite file or a fresh MariaDB database) and engine."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session as OrmSession
+
+    from app import create_app
+    from app.db import Session
+    from app.migrations import upgrade
+    from app.projection import apply_pending
+    from app.services import users
+    from seeds.demo import load
+    from tests.conftest import MARIADB_URL, _unavailable
+    from tests.web.conftest import PASSWORD
+
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    else:
+        request.applymarker(pytest.mark.mariadb)
+        name = f"trunkline_jobs_{tmp_path.name[-8:].replace('-', '_')}_{time.time_ns() % 10**8}"
+        try:
+            server = create_engine(MARIADB_URL)
+            with server.connect() as conn:
+                conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        except Exception as exc:  # noqa: BLE001 - any connection failure means "unreachable"
+            _unavailable(str(exc).splitlines()[0])
+        url = f"{MARIADB_URL}/{name}"
+    upgrade(url)
+    Session.remove()  # the shared scoped Session may still carry another test's connection
+    Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": True,
+                      "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads")})
+    engine = app.extensions["trunkline_engine"]
+    with OrmSession(engine) as db:
+        load(db)
+        apply_pending(db)
+        users.create(db, "jobs@example.test", "operator", PASSWORD, SETUP)
+        db.commit()
+    try:
+        yield app, engine
+    finally:
+        Session.remove()
+        engine.dispose()
+        if name:
+            with server.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            server.dispose()
+
+
+def wait_for(browser, token: str, finished: bool = True, timeout: float = 60) -> dict:
+    """Poll the status route like the page does, until the job has (or has not yet) finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = job_status(browser, token)
+        if status["finished"] == finished or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
+def test_a_real_job_thread_reports_progress_then_the_preview_then_imports(threaded_app, monkeypatch):
+    """No inline jobs here: the check and the import run in threads with their own sessions while the test polls."""
+    import threading
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    from app.web import csv_jobs
+    from tests.web.conftest import Browser
+
+    app, engine = threaded_app
+    browser = Browser(app.test_client())
+    assert browser.sign_in("jobs@example.test").status_code == 302
+    # Hold the check after its first batch, so the running state is seen for sure (a small file may finish before a poll).
+    release, held = threading.Event(), threading.Event()
+    advance = csv_jobs.Job.advance
+
+    def held_advance(job, rows):
+        advance(job, rows)
+        if not held.is_set():
+            held.set()
+            release.wait(30)
+    monkeypatch.setattr(csv_jobs.Job, "advance", held_advance)
+    monkeypatch.setattr(csv_jobs, "WRITE_EVERY", 0)
+
+    count = 3000
+    content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % (2000 + n) for n in range(count))
+    posted = csv_upload(browser, content=content, follow_redirects=False)
+    assert posted.status_code == 303
+    token = posted.headers["Location"].rstrip("/").split("/")[-1]
+    assert held.wait(30)
+    running = job_status(browser, token)
+    assert (running["stage"], running["state"], running["finished"], running["estimate"]) == ("preview", "running", False, count)
+    assert 0 < running["done"] < count
+    page = browser.get(posted.headers["Location"]).text
+    assert f"{running['done']:,} of 3,000 rows checked" in page and "tl-csv-confirm" not in page and "refresh this page" in page
+    release.set()
+
+    done = wait_for(browser, token)
+    assert (done["state"], done["done"], done["error_count"]) == ("done", count, 0), done
+    page = browser.get(posted.headers["Location"]).text
+    assert f"dry run: all {count} row(s) are valid ({count} created" in page and preview_token(page) == token
+    with OrmSession(engine) as db:
+        assert db.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.e164.like("+1431555%"))) == 0
+
+    assert browser.post("/admin/csv/confirm/", {"token": token}).status_code == 303
+    assert browser.post("/admin/csv/confirm/", {"token": token}).status_code == 409  # while it runs, or after: once
+    done = wait_for(browser, token)
+    assert (done["stage"], done["state"], done["done"]) == ("import", "done", count), done
+    assert f"{count} row(s) imported: {count} created" in browser.get(posted.headers["Location"]).text
+    with OrmSession(engine) as db:
+        assert db.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.e164.like("+1431555%"))) == count
+        entry = db.scalar(select(AuditEntry).where(AuditEntry.channel == "csv", AuditEntry.action == "import"))
+        assert entry.actor == "jobs@example.test"
+    assert not list(Path(app.config["IMPORT_UPLOAD_DIR"]).glob("*.importing"))

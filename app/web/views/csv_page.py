@@ -5,6 +5,9 @@ instance/uploads), named by a random token and bound to the user who uploaded it
 imports that stored file again through the engine: the counts shown afterwards come from the real
 import, never from the browser. A file is kept only while its preview is valid and for at most
 UPLOAD_TTL seconds; a confirm claims it (atomic rename) so a double submit imports once.
+
+The check and the import run as background jobs (app/web/csv_jobs.py): the POST starts one and
+redirects to the job's page, which shows its progress (polling the status route) and then its result.
 """
 
 from __future__ import annotations
@@ -19,15 +22,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Response, abort, current_app, request, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.csvio import KINDS, CsvFileError, ImportResult, export_csv, import_csv
+from app.csvio import KINDS, CsvFileError, export_csv, open_reader
 from app.db import Session
+from app.web import csv_jobs
 from app.web.security import web_actor
-from app.web.views.base import commit
 
 UPLOAD_TTL = 3600  # seconds a previewed file waits for its confirm
 _TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -69,14 +71,20 @@ def _remove(*paths: Path) -> None:
 
 
 def purge_stale(now: float | None = None) -> None:
-    """Forget previews older than UPLOAD_TTL (and files left by an interrupted confirm)."""
+    """Forget uploads untouched for UPLOAD_TTL (a running job rewrites its status file, which keeps its upload)."""
     limit = (now or time.time()) - UPLOAD_TTL
+    newest: dict[str, float] = {}
+    files: dict[str, list[Path]] = {}
     for path in upload_dir().iterdir():
+        token = path.name.split(".", 1)[0]
         try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
+            newest[token] = max(newest.get(token, 0.0), path.stat().st_mtime)
         except OSError:
-            pass
+            continue
+        files.setdefault(token, []).append(path)
+    for token, mtime in newest.items():
+        if mtime < limit:
+            _remove(*files[token])
 
 
 def store(file_storage, kind: str) -> StoredUpload:
@@ -91,48 +99,58 @@ def store(file_storage, kind: str) -> StoredUpload:
     return upload
 
 
-def claim(token: str) -> StoredUpload | None:
-    """The stored upload of this token for the signed-in user, taken out of the store (None when unknown or expired)."""
+def owned_meta(token: str) -> dict | None:
+    """The metadata of the signed-in user's upload with this token (None when unknown, expired or someone else's)."""
     if not _TOKEN_RE.match(token or ""):
         return None
-    data_path, meta_path = _paths(token)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(_paths(token)[1].read_text())
     except (OSError, ValueError):
         return None
     if meta.get("user_id") != current_user.id or meta.get("kind") not in KINDS:
         return None  # another user's token: as if it did not exist (and it stays theirs)
-    if time.time() - float(meta.get("created", 0)) > UPLOAD_TTL:
-        _remove(data_path, meta_path)
+    return meta
+
+
+def claim(token: str) -> StoredUpload | None:
+    """The checked upload of this token for the signed-in user, taken out of the store (None when not confirmable)."""
+    meta = owned_meta(token)
+    if meta is None:
         return None
+    data_path, meta_path = _paths(token)
+    if time.time() - float(meta.get("created", 0)) > UPLOAD_TTL:
+        discard(token)
+        return None
+    status = csv_jobs.read_status(upload_dir(), token)
+    if not status or status["stage"] != "preview" or status["state"] != "done" or status["result"]["error_count"]:
+        return None  # still being checked, failed, or with wrong rows: nothing to confirm
     claimed = data_path.with_name(f"{token}.{secrets.token_hex(4)}.importing")
     try:
         data_path.rename(claimed)  # atomic: of two confirms of one preview, one gets the file
     except FileNotFoundError:
         return None
-    _remove(meta_path)
     return StoredUpload(token, meta["kind"], meta["filename"], meta["user_id"], float(meta["created"]), claimed)
 
 
-def run_import(upload: StoredUpload, dry_run: bool) -> tuple[ImportResult | None, str | None]:
-    """(result, None), or (None, the sentence that says why the file as a whole cannot be imported)."""
+def discard(token: str) -> None:
+    """Forget an upload: its file, metadata, status and errors (a running check stops at its next progress write)."""
+    folder = upload_dir()
+    _remove(*_paths(token), csv_jobs.status_path(folder, token), csv_jobs.errors_path(folder, token))
+
+
+def start_job(stored: StoredUpload, stage: str) -> None:
+    """Check (preview) or import (confirm) the stored file in the background, as the signed-in user."""
+    csv_jobs.start(upload_dir(), stored.token, stage, stored.path, stored.kind, stored.filename, web_actor("csv"))
+
+
+def header_problem(stored: StoredUpload) -> str | None:
+    """The sentence saying why the file as a whole is unusable (encoding, header, empty, too many rows), or None."""
     try:
-        with open(upload.path, "rb") as file_obj:
-            result = import_csv(Session(), upload.kind, file_obj, web_actor("csv"), dry_run, filename=upload.filename)
-        if dry_run or not result.ok:
-            Session.rollback()
-        else:
-            commit()
-        return result, None
+        with open(stored.path, "rb") as file_obj:
+            open_reader(stored.kind, file_obj, filename=stored.filename)
     except CsvFileError as exc:
-        Session.rollback()
-        return None, f"{upload.filename}: {exc}"
-    except SQLAlchemyError as exc:
-        Session.rollback()
-        orig = getattr(exc, "orig", None)
-        reason = str(orig if orig is not None else exc).splitlines()[0]
-        current_app.logger.exception("CSV import of %s failed in the database", upload.filename)
-        return None, f"{upload.filename}: the database refused the import ({reason}); nothing was imported"
+        return f"{stored.filename}: {exc}"
+    return None
 
 
 class ImportExportView(BaseView):
@@ -180,12 +198,12 @@ class ImportExportView(BaseView):
             return self._page(400, problem="Choose a CSV file to upload.")
         purge_stale()
         stored = store(upload, kind)
-        result, problem = run_import(stored, dry_run=True)
-        if problem is not None or not result.ok:
-            _remove(*_paths(stored.token))  # nothing to confirm: the file has to be corrected first
-            return self._page(200 if problem is None else 400, problem=problem, result=result, stage="preview",
-                              filename=stored.filename, kind=kind)
-        return self._page(result=result, stage="preview", token=stored.token, filename=stored.filename, kind=kind)
+        problem = header_problem(stored)  # a bad file as a whole is said at once, without a job
+        if problem is not None:
+            _remove(*_paths(stored.token))
+            return self._page(400, problem=problem, filename=stored.filename, kind=kind)
+        start_job(stored, "preview")
+        return redirect(url_for(".job_view", token=stored.token), 303)
 
     @expose("/confirm/", methods=("POST",))
     def confirm_view(self):
@@ -193,13 +211,59 @@ class ImportExportView(BaseView):
             abort(403)
         stored = claim(request.form.get("token", ""))
         if stored is None:
-            return self._page(409, problem="This preview has expired or was already imported: upload the file again.")
-        try:
-            result, problem = run_import(stored, dry_run=False)
-        finally:
-            _remove(stored.path)
-        return self._page(200 if problem is None else 400, problem=problem, result=result, stage="import",
-                          filename=stored.filename, kind=stored.kind)
+            return self._page(409, problem="This preview has expired or was already imported (or discarded): upload the file again.")
+        start_job(stored, "import")
+        return redirect(url_for(".job_view", token=stored.token), 303)
+
+    @expose("/discard/", methods=("POST",))
+    def discard_view(self):
+        if not self.may_write():
+            abort(403)
+        token = request.form.get("token", "")
+        meta = owned_meta(token)
+        if meta is None:
+            abort(404)
+        status = csv_jobs.read_status(upload_dir(), token) or {}
+        if status.get("stage") == "import":
+            return self._page(409, problem=f"{meta['filename']} was confirmed: it is imported (or being imported), so it cannot be discarded.")
+        discard(token)
+        flash(f"{meta['filename']} was discarded: nothing was imported and the server no longer keeps the file.", "success")
+        return redirect(url_for(".index"), 303)
+
+    @expose("/job/<token>/")
+    def job_view(self, token: str):
+        meta, status = self._job(token)
+        stage = status["stage"]
+        result = csv_jobs.JobResult(**status["result"]) if status.get("result") else None
+        confirmable = (stage == "preview" and status["state"] == "done" and result is not None and result.ok
+                       and _paths(token)[0].exists())
+        return self._page(400 if status["state"] == "failed" else 200, job=status, token=token, stage=stage, result=result,
+                          problem=status.get("problem"), confirmable=confirmable, filename=meta["filename"], kind=meta["kind"])
+
+    @expose("/job/<token>/status")
+    def status_view(self, token: str):
+        _meta, status = self._job(token)
+        result = status.get("result") or {}
+        return jsonify({"stage": status["stage"], "state": status["state"], "finished": status["finished"],
+                        "failed": status["state"] == "failed", "done": status["done"], "estimate": status["estimate"],
+                        "problem": status.get("problem"), "summary": result.get("summary"), "error_count": result.get("error_count")})
+
+    @expose("/job/<token>/errors.csv")
+    def errors_view(self, token: str):
+        meta, _status = self._job(token)
+        path = csv_jobs.errors_path(upload_dir(), token)
+        if not path.exists():
+            abort(404)
+        name = meta["filename"].rsplit(".", 1)[0] + "-errors.csv"
+        return send_file(path, mimetype="text/csv", as_attachment=True, download_name=name, max_age=0)
+
+    def _job(self, token: str) -> tuple[dict, dict]:
+        """The metadata and status of the signed-in user's job, or 404 (unknown, expired, discarded or someone else's)."""
+        meta = owned_meta(token)
+        status = csv_jobs.read_status(upload_dir(), token) if meta is not None else None
+        if status is None:
+            abort(404)
+        return meta, status
 
 
 def too_large(_exc):
