@@ -36,10 +36,12 @@ STALE_PROBLEM = ("the server stopped working on this file before it finished (it
 
 
 def status_path(folder: Path, token: str) -> Path:
+    """Where the job of this upload keeps its state."""
     return folder / f"{token}.status.json"
 
 
 def errors_path(folder: Path, token: str) -> Path:
+    """Where a finished job keeps every error (line,column,reason)."""
     return folder / f"{token}.errors.csv"
 
 
@@ -77,14 +79,17 @@ class JobResult:
 
     @property
     def ok(self) -> bool:
+        """True when every row was valid."""
         return self.error_count == 0
 
     @property
     def changed(self) -> int:
+        """Rows that created or changed something."""
         return self.created + self.updated
 
     @property
     def more_errors(self) -> int:
+        """Errors in the download but not on the page."""
         return self.error_count - len(self.errors)
 
     @classmethod
@@ -139,6 +144,7 @@ class Job:
         self.write()
 
     def fail(self, problem: str) -> None:
+        """Record why the file as a whole could not be checked or imported."""
         self.state.update(state="failed", problem=problem)
         self.write()
 

@@ -452,3 +452,42 @@ def test_a_real_job_thread_reports_progress_then_the_preview_then_imports(thread
         entry = db.scalar(select(AuditEntry).where(AuditEntry.channel == "csv", AuditEntry.action == "import"))
         assert entry.actor == "jobs@example.test"
     assert not list(Path(app.config["IMPORT_UPLOAD_DIR"]).glob("*.importing"))
+
+
+def test_discarding_a_check_that_is_running_stops_it_and_leaves_nothing(threaded_app, monkeypatch):
+    import threading
+
+    from app.web import csv_jobs
+    from tests.web.conftest import Browser
+
+    app, _engine = threaded_app
+    browser = Browser(app.test_client())
+    assert browser.sign_in("jobs@example.test").status_code == 302
+    release, held = threading.Event(), threading.Event()
+    advance = csv_jobs.Job.advance
+
+    def held_advance(job, rows):
+        advance(job, rows)
+        if not held.is_set():
+            held.set()
+            release.wait(30)
+    monkeypatch.setattr(csv_jobs.Job, "advance", held_advance)
+    monkeypatch.setattr(csv_jobs, "WRITE_EVERY", 0)
+
+    content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % (2000 + n) for n in range(3000))
+    token = csv_upload(browser, content=content, follow_redirects=False).headers["Location"].rstrip("/").split("/")[-1]
+    assert held.wait(30)
+    page = browser.get(f"/admin/csv/job/{token}/").text
+    assert "Stop and discard this upload" in page
+    discarded = browser.post("/admin/csv/discard/", {"token": token}, follow_redirects=True)
+    assert discarded.status_code == 200 and "numbers.csv was discarded" in discarded.text
+    release.set()
+    folder = Path(app.config["IMPORT_UPLOAD_DIR"])
+    deadline = time.monotonic() + 30
+    while list(folder.glob(f"{token}*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list(folder.glob(f"{token}*"))  # the job stopped at its next progress write and wrote nothing back
+    time.sleep(0.5)
+    assert not list(folder.glob(f"{token}*"))
+    assert browser.get(f"/admin/csv/job/{token}/status").status_code == 404
+    assert confirm(browser, token).status_code == 409
