@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.e911 import resolve_e911
 from app.errors import E911Unresolved
@@ -254,12 +254,17 @@ def e911_rows(session: Session, trunk_ids: Iterable[int] | None) -> Rows:
     rows: Rows = {"extensions": {}}
     fallback = session.scalar(select(Carrier).where(Carrier.enabled.is_(True), Carrier.provides_911.is_(True))
                               .order_by(Carrier.priority, Carrier.name).limit(1))
-    registered_by_client: dict[int, list[PhoneNumber]] = {}  # a client's trunks share its registered numbers
-    for trunk in session.scalars(query):
-        if trunk.client_id not in registered_by_client:
-            registered_by_client[trunk.client_id] = list(session.scalars(select(PhoneNumber).where(
-                PhoneNumber.client_id == trunk.client_id, PhoneNumber.e911_registered.is_(True),
-                PhoneNumber.port_status != "ported_out")))
+    trunk_list = list(session.scalars(query.options(selectinload(Trunk.client).selectinload(Client.e911_number),
+                                                    selectinload(Trunk.e911_number))))
+    # A client's trunks share its registered numbers: one query for all the clients involved.
+    registered_by_client: dict[int, list[PhoneNumber]] = {t.client_id: [] for t in trunk_list}
+    client_ids = sorted(registered_by_client)
+    for i in range(0, len(client_ids), 1000):
+        for number in session.scalars(select(PhoneNumber).where(
+                PhoneNumber.client_id.in_(client_ids[i:i + 1000]), PhoneNumber.e911_registered.is_(True),
+                PhoneNumber.port_status != "ported_out").order_by(PhoneNumber.id)):
+            registered_by_client[number.client_id].append(number)
+    for trunk in trunk_list:
         for number in registered_by_client[trunk.client_id]:
             try:
                 route = resolve_e911(session, trunk, number.e164, own=number)
