@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app import projection
@@ -149,18 +149,18 @@ def import_numbers(session: Session, reader: CsvReader, actor: Actor, result: Im
     session.flush()
     lookup = PreloadedLookup(session)
     writer = WriteBehind(session)
-    changes, statements = Changes(), _Statements(session.get_bind().dialect.name)
+    changes = Changes()
     pending = None
     try:
         for batch in _batches(reader, result, KeyTracker(reader.spec)):
             lookup.load_batch(e164 for _row, e164 in batch)
             if pending is not None and not result.errors:
-                _queue_writes(writer, statements, actor, lookup, changes, *pending)
+                _queue_writes(writer, actor, lookup, changes, *pending)
             pending = _validate(session, reader, lookup, batch, result)
             if progress is not None:
                 progress(len(batch))
         if pending is not None and not result.errors:
-            _queue_writes(writer, statements, actor, lookup, changes, *pending)
+            _queue_writes(writer, actor, lookup, changes, *pending)
     finally:
         writer.close()
     if result.errors or not (changes.client_ids or changes.updated_ids):
@@ -237,43 +237,16 @@ def _validate(session: Session, reader: CsvReader, lookup: PreloadedLookup, batc
     return creates, updates
 
 
-class _Statements:
-    """The statements a batch is written with, built once per import for the database in use."""
-
-    def __init__(self, dialect: str):
-        self.mysql = dialect in ("mysql", "mariadb")
-        self.insert_numbers = insert(TABLE)
-        self.insert_audit = insert(AUDIT)
-        if self.mysql:
-            from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-            # Every id exists (read in this transaction), so each row takes the UPDATE branch; the driver
-            # sends thousands of rows per statement instead of one UPDATE per number.
-            upd = mysql_insert(TABLE)
-            self.update_numbers = upd.on_duplicate_key_update({c: upd.inserted[c] for c in COLUMNS[1:]})
-            self.update_columns = ("id", *COLUMNS)
-            ext = mysql_insert(EXT)
-            self.upsert_ext = ext.on_duplicate_key_update(app=ext.inserted.app, appdata=ext.inserted.appdata)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            self.update_numbers = update(TABLE).where(TABLE.c.id == bindparam("b_id")).values(
-                {c: bindparam(f"b_{c}") for c in COLUMNS})
-            self.update_columns = ("b_id", *(f"b_{c}" for c in COLUMNS))
-            ext = sqlite_insert(EXT)
-            self.upsert_ext = ext.on_conflict_do_update(index_elements=["context", "exten", "priority"],
-                                                        set_={"app": ext.excluded.app, "appdata": ext.excluded.appdata})
-
-
-def _queue_writes(writer: WriteBehind, st: _Statements, actor: Actor, lookup: PreloadedLookup, changes: Changes,
+def _queue_writes(writer: WriteBehind, actor: Actor, lookup: PreloadedLookup, changes: Changes,
                   creates: list[tuple], updates: list[tuple[int, tuple, tuple]]) -> None:
     """Hand one batch's number rows, audit entries and tl-num rows to the writer."""
     for i in range(0, len(creates), WRITE_CHUNK):
-        writer.executemany(st.insert_numbers, COLUMNS, creates[i:i + WRITE_CHUNK])
+        writer.insert_rows(TABLE, COLUMNS, creates[i:i + WRITE_CHUNK])
     for i in range(0, len(updates), WRITE_CHUNK):
         chunk = updates[i:i + WRITE_CHUNK]
-        writer.executemany(st.update_numbers, st.update_columns, [(id_, *after) for id_, _b, after in chunk])
-        writer.executemany(st.insert_audit, AUDIT_COLUMNS, [_audit_update(actor, before, after) for _id, before, after in chunk])
+        # Every id exists (read in this transaction), so each row takes the update branch.
+        writer.insert_rows(TABLE, ("id", *COLUMNS), [(id_, *after) for id_, _b, after in chunk], key=("id",), update=COLUMNS[1:])
+        writer.insert_rows(AUDIT, AUDIT_COLUMNS, [_audit_update(actor, before, after) for _id, before, after in chunk])
     afters = creates + [after for _id, _b, after in updates]
     changes.client_ids |= {values[2] for values in creates} | {v[2] for _id, before, after in updates for v in (before, after)}
     changes.updated_ids |= {id_ for id_, _b, _a in updates}
@@ -284,7 +257,7 @@ def _queue_writes(writer: WriteBehind, st: _Statements, actor: Actor, lookup: Pr
             unrouted.append(values[0])
         else:
             routed.append(tuple(projected[c] for c in EXT_COLUMNS))
-    writer.executemany(st.upsert_ext, EXT_COLUMNS, routed)
+    writer.insert_rows(EXT, EXT_COLUMNS, routed, key=("context", "exten", "priority"), update=("app", "appdata"))
     for i in range(0, len(unrouted), 1000):
         writer.execute(delete(EXT).where(EXT.c.context == RT_NUMBER, EXT.c.priority == 1, EXT.c.exten.in_(unrouted[i:i + 1000])))
 
