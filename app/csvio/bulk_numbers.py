@@ -15,6 +15,7 @@ creations are recorded by the import's own entry (who, when, which file, how man
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from app.services import numbers
 from app.services.audit import Actor, entry_values
 
 BATCH = 2000  # rows validated per look-up of stored numbers
+READ_AHEAD = 3  # batches whose stored numbers are requested before they are checked
 WRITE_CHUNK = 5000  # rows per executemany
 COLUMNS = numbers.AUDITED  # e164, carrier_id, client_id, trunk_id, e911_registered, e911_address, port_status, port_target_carrier_id
 OTHER_FIELDS = {name: spec for name, spec in numbers.FIELDS.items() if name != "number"}
@@ -119,16 +121,17 @@ class PreloadedLookup(numbers.Lookup):
                 "trunk": self.trunk_names.get(trunk_id), "e911_registered": registered, "e911_address": address,
                 "port_status": port_status, "port_target_carrier": self.carrier_names.get(target_id)}
 
-    def load_batch(self, e164s: Iterable[str]) -> None:
-        """Fetch the stored numbers among these (one query)."""
-        wanted = list(e164s)
+    def set_batch(self, rows: Iterable[tuple]) -> None:
+        """The stored numbers of the batch about to be checked: rows of stored_query()."""
         self.batch = {}
-        if not wanted:
-            return
-        cols = [TABLE.c.id] + [TABLE.c[c] for c in COLUMNS]
-        for row in self.session.execute(select(*cols).where(TABLE.c.e164.in_(wanted))):
+        for row in rows:
             stored = Stored(row[0], tuple(row[1:]))
             self.batch[stored.e164] = stored
+
+
+def stored_query(e164s: list[str]):
+    """SELECT id and COLUMNS of the stored numbers among these."""
+    return select(TABLE.c.id, *(TABLE.c[c] for c in COLUMNS)).where(TABLE.c.e164.in_(e164s))
 
 
 @dataclass
@@ -142,18 +145,28 @@ class Changes:
 def import_numbers(session: Session, reader: CsvReader, actor: Actor, result: ImportResult, progress: Progress | None) -> None:
     """Validate every row (collecting every error); while all are right, write each batch and its tl-num rows.
 
-    Batch N's writes are queued only after batch N+1's stored numbers are read, so that the database
-    inserts batch N while batch N+1 is checked. After the first wrong row nothing more is written and
-    the caller rolls everything back; the rows are still all checked, to report every error.
+    The stored numbers of the next batches are read through the writer's queue, READ_AHEAD batches
+    ahead, so that the database inserts batch N while batch N+1 is checked and neither waits for the
+    other's slower moments. Keys are unique in a file (duplicates are refused), so a batch never
+    needs a number written by an earlier batch of the same import. After the first wrong row nothing
+    more is written and the caller rolls everything back; the rows are still all checked, to report
+    every error.
     """
     session.flush()
     lookup = PreloadedLookup(session)
     writer = WriteBehind(session)
     changes = Changes()
+    batches = _batches(reader, result, KeyTracker(reader.spec))
+    ahead: deque = deque()  # (batch, wait for its stored numbers): reads queued behind the writes
     pending = None
     try:
-        for batch in _batches(reader, result, KeyTracker(reader.spec)):
-            lookup.load_batch(e164 for _row, e164 in batch)
+        while True:
+            while len(ahead) < READ_AHEAD and (batch := next(batches, None)) is not None:
+                ahead.append((batch, writer.query(stored_query([e164 for _row, e164 in batch]))))
+            if not ahead:
+                break
+            batch, stored_rows = ahead.popleft()
+            lookup.set_batch(stored_rows())
             if pending is not None and not result.errors:
                 _queue_writes(writer, actor, lookup, changes, *pending)
             pending = _validate(session, reader, lookup, batch, result)

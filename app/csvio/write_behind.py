@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Select
 
 _STOP = object()
 
@@ -75,6 +75,15 @@ class WriteBehind:
         """Queue one statement whose values the dialect writes into its SQL (an IN list of plain values)."""
         compiled = stmt.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
         self._submit(str(compiled), None, many=False, expected=None)
+
+    def query(self, stmt: Select) -> Callable[[], list[tuple]]:
+        """Queue a SELECT (values rendered into its SQL) after the queued writes; returns a wait for its rows."""
+        compiled = stmt.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
+        processors = [col.type.dialect_impl(self.dialect).result_processor(self.dialect, None)
+                      for col in stmt.selected_columns]
+        answer = _Answer(processors)
+        self._submit(str(compiled), None, many=False, expected=None, answer=answer)
+        return lambda: self._rows_of(answer)
 
     def drain(self) -> None:
         """Wait until every queued statement has run; re-raise the first failure."""
@@ -141,19 +150,26 @@ class WriteBehind:
         # The session is about to use the connection itself: let the queued statements finish first.
         self.drain()
 
+    def _rows_of(self, answer: _Answer) -> list[tuple]:
+        answer.done.wait()
+        if answer.result is None:
+            self._raise_failure()
+            raise WriteFailed("a queued read did not run because an earlier write failed")
+        return answer.result
+
     def _raise_failure(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
 
-    def _submit(self, sql: str, params, many: bool, expected: int | None) -> None:
+    def _submit(self, sql: str, params, many: bool, expected: int | None, answer: _Answer | None = None) -> None:
         self._raise_failure()
         if self._thread is None:
-            self._run(sql, params, many, expected)
+            self._run(sql, params, many, expected, answer)
         else:
-            self._jobs.put((sql, params, many, expected))
+            self._jobs.put((sql, params, many, expected, answer))
 
-    def _run(self, sql: str, params, many: bool, expected: int | None) -> None:
+    def _run(self, sql: str, params, many: bool, expected: int | None, answer: _Answer | None = None) -> None:
         cursor = self.dbapi.cursor()
         if hasattr(cursor, "max_stmt_length"):
             # mysqlclient splits an executemany into 64 KB statements; fewer, larger ones mean fewer
@@ -168,6 +184,8 @@ class WriteBehind:
                 cursor.execute(sql, params)
             if expected is not None and cursor.rowcount != expected:
                 raise WriteFailed(f"the database inserted {cursor.rowcount} row(s) of {expected}: nothing was imported")
+            if answer is not None:
+                answer.fulfil(cursor.fetchall())
         finally:
             cursor.close()
 
@@ -182,7 +200,23 @@ class WriteBehind:
             except BaseException as exc:  # handed to the caller's thread at its next call
                 self._error = exc
             finally:
+                if job is not _STOP and job[4] is not None:
+                    job[4].done.set()  # a failed or skipped query still wakes its reader (who then sees the failure)
                 self._jobs.task_done()
+
+
+class _Answer:
+    """The rows of a queued SELECT, once the worker has run it."""
+
+    def __init__(self, processors: list):
+        self.processors = processors
+        self.done = threading.Event()
+        self.result: list[tuple] | None = None
+
+    def fulfil(self, raw_rows) -> None:
+        procs = self.processors
+        self.result = [tuple(p(v) if p else v for v, p in zip(row, procs, strict=True)) for row in raw_rows]
+        self.done.set()
 
 
 def _has_json_table(dialect) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, func, literal, select
 
 from app.csvio.write_behind import WriteBehind
 from app.models import AuditEntry
@@ -126,3 +126,30 @@ def test_an_in_list_delete_runs_in_order(session):
     finally:
         writer.close()
     assert sorted(_ext_rows(session)) == [(f"k{i}", 1) for i in range(5, 10)]
+
+
+def test_a_queued_read_sees_the_writes_queued_before_it_with_converted_values(session):
+    writer = WriteBehind(session)
+    try:
+        writer.insert_rows(EXT, EXT_COLUMNS, [("tl-test", f"q{i}", 1, "Return", str(i)) for i in range(3)])
+        rows = writer.query(select(EXT.c.exten, EXT.c.priority).where(EXT.c.context == "tl-test").order_by(EXT.c.exten))
+        writer.insert_rows(EXT, EXT_COLUMNS, [("tl-test", "q9", 1, "Return", "9")])
+        assert rows() == [("q0", 1), ("q1", 1), ("q2", 1)]
+    finally:
+        writer.close()
+    flags = WriteBehind(session)
+    try:
+        (value,), = flags.query(select(literal(True, Boolean)))()
+        assert value is True  # the column type's result conversion applies (MariaDB answers 1)
+    finally:
+        flags.close()
+
+
+def test_a_read_queued_after_a_failed_write_raises_the_write_failure(session):
+    writer = WriteBehind(session)
+    with pytest.raises(Exception) as caught:  # noqa: B017 - the driver's own error class, raised from the worker
+        writer.insert_rows(EXT, EXT_COLUMNS, [("tl-test", "d", 1, "Return", "1"), ("tl-test", "d", 1, "Return", "2")])
+        rows = writer.query(select(EXT.c.exten).where(EXT.c.context == "tl-test"))
+        rows()
+    writer.close()
+    assert "uplicate" in str(caught.value) or "UNIQUE" in str(caught.value)
