@@ -80,6 +80,10 @@ def register(app: Flask) -> None:
                     count = export_csv(Session(), kind, out, with_secrets=with_secrets)
         except SQLAlchemyError as exc:
             fail(_db_error(exc))
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): end quietly, as the Python docs advise for EPIPE.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except OSError as exc:
             fail(f"cannot write {out_path}: {exc.strerror}")
         finally:

@@ -140,3 +140,25 @@ def test_export_to_an_unwritable_place_is_one_line(run, tmp_path):
     result = run("export", "nodes", "--out", str(tmp_path / "missing-dir" / "nodes.csv"))
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+def test_export_to_a_reader_that_stops_early_ends_quietly(tmp_path):
+    """`flask export numbers | head -1`: no traceback, no 'Broken pipe' message, on a real pipe."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'pipe.db'}"}
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    lines = [HEADER.strip()] + [f"+1416{2000000 + i:07d},telus,,,no,,active" for i in range(20000)]
+    (tmp_path / "many.csv").write_text("\n".join(lines) + "\n")
+    for step in (["schema", "upgrade"], ["seed"], ["import", "numbers", str(tmp_path / "many.csv")]):
+        subprocess.run(flask + step, env=env, check=True, capture_output=True)
+    export = subprocess.Popen(flask + ["export", "numbers"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = export.stdout.readline()
+    export.stdout.close()  # the reader goes away with 20,000 rows still to come
+    stderr = export.stderr.read().decode()
+    export.wait(timeout=60)
+    assert first.startswith(b"number,carrier,")
+    assert export.returncode == 1
+    assert stderr == "", stderr
