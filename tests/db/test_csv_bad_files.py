@@ -102,3 +102,13 @@ def test_ordinary_csv_variants_are_accepted(seeded, variant):
 
     address = numbers.get(seeded, "2045551310").e911_address
     assert address.replace("\r\n", "\n") == "1 Main St, Unit 2\nWinnipeg MB"
+
+
+def test_a_bad_byte_deep_in_a_big_numbers_file_leaves_nothing_written(seeded):
+    """Thousands of rows are already handed to the background writer when line 9,002 turns out not to be UTF-8."""
+    before = snapshot(seeded)
+    good = "".join(f"+1416{3000000 + i:07d},telus,ACME,main,no,,active\n" for i in range(9000))
+    data = ("number,carrier,client,trunk,e911_registered,e911_address,port_status\n" + good).encode() + b"+14165550000,t\xe9lus,,,no,,active\n"
+    with pytest.raises(CsvFileError, match="line 9002 is not UTF-8"):
+        run_import(seeded, "numbers", data)
+    assert snapshot(seeded) == before
