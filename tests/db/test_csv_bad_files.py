@@ -112,3 +112,14 @@ def test_a_bad_byte_deep_in_a_big_numbers_file_leaves_nothing_written(seeded):
     with pytest.raises(CsvFileError, match="line 9002 is not UTF-8"):
         run_import(seeded, "numbers", data)
     assert snapshot(seeded) == before
+
+
+def test_wrong_rows_after_batches_were_written_roll_everything_back_and_all_are_reported(seeded):
+    before = snapshot(seeded)
+    rows = [f"+1416{3000000 + i:07d},telus,ACME,main,no,,active" for i in range(9000)]
+    rows[6999] = rows[6999].replace("telus", "nosuchcarrier")  # three batches are written by then
+    rows[8998] = rows[8998].replace("ACME", "NOSUCHCLIENT")
+    result = run_import(seeded, "numbers", "number,carrier,client,trunk,e911_registered,e911_address,port_status\n" + "\n".join(rows))
+    assert not result.ok
+    assert [(e.line, e.column) for e in result.errors] == [(7001, "carrier"), (9000, "client")]
+    assert snapshot(seeded) == before
