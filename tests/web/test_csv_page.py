@@ -398,19 +398,12 @@ def wait_for(browser, token: str, finished: bool = True, timeout: float = 60) ->
         time.sleep(0.1)
 
 
-def test_a_real_job_thread_reports_progress_then_the_preview_then_imports(threaded_app, monkeypatch):
-    """No inline jobs here: the check and the import run in threads with their own sessions while the test polls."""
+def hold_after_first_batch(monkeypatch):
+    """Make a job thread stop after its first progress step: (held: set once it waits, release: lets it go on)."""
     import threading
 
-    from sqlalchemy.orm import Session as OrmSession
-
     from app.web import csv_jobs
-    from tests.web.conftest import Browser
 
-    app, engine = threaded_app
-    browser = Browser(app.test_client())
-    assert browser.sign_in("jobs@example.test").status_code == 302
-    # Hold the check after its first batch, so the running state is seen for sure (a small file may finish before a poll).
     release, held = threading.Event(), threading.Event()
     advance = csv_jobs.Job.advance
 
@@ -421,6 +414,21 @@ def test_a_real_job_thread_reports_progress_then_the_preview_then_imports(thread
             release.wait(30)
     monkeypatch.setattr(csv_jobs.Job, "advance", held_advance)
     monkeypatch.setattr(csv_jobs, "WRITE_EVERY", 0)
+    return held, release
+
+
+def test_a_real_job_thread_reports_progress_then_the_preview_then_imports(threaded_app, monkeypatch):
+    """No inline jobs here: the check and the import run in threads with their own sessions while the test polls."""
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    from tests.web.conftest import Browser
+
+    app, engine = threaded_app
+    browser = Browser(app.test_client())
+    assert browser.sign_in("jobs@example.test").status_code == 302
+    # Hold the check after its first batch, so the running state is seen for sure (a small file may finish before a poll).
+    held, release = hold_after_first_batch(monkeypatch)
 
     count = 3000
     content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % (2000 + n) for n in range(count))
@@ -455,24 +463,13 @@ def test_a_real_job_thread_reports_progress_then_the_preview_then_imports(thread
 
 
 def test_discarding_a_check_that_is_running_stops_it_and_leaves_nothing(threaded_app, monkeypatch):
-    import threading
 
-    from app.web import csv_jobs
     from tests.web.conftest import Browser
 
     app, _engine = threaded_app
     browser = Browser(app.test_client())
     assert browser.sign_in("jobs@example.test").status_code == 302
-    release, held = threading.Event(), threading.Event()
-    advance = csv_jobs.Job.advance
-
-    def held_advance(job, rows):
-        advance(job, rows)
-        if not held.is_set():
-            held.set()
-            release.wait(30)
-    monkeypatch.setattr(csv_jobs.Job, "advance", held_advance)
-    monkeypatch.setattr(csv_jobs, "WRITE_EVERY", 0)
+    held, release = hold_after_first_batch(monkeypatch)
 
     content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % (2000 + n) for n in range(3000))
     token = csv_upload(browser, content=content, follow_redirects=False).headers["Location"].rstrip("/").split("/")[-1]
