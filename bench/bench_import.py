@@ -3,7 +3,8 @@
 Usage:  python bench/bench_import.py [--rows 100000] [--url mysql+mysqldb://root@127.0.0.1:3306] [--keep]
 
 Creates a scratch database trunkline_bench_<hex> (dropped at the end unless --keep), migrates it,
-loads a platform through the services (carriers, client nodes, clients, trunks), writes numbers.csv
+imports a platform from CSV files (carriers, client nodes, clients, trunks: the per-row path, timed
+for information), writes numbers.csv
 with the numbers in mixed NANP spellings, then measures, in this order and in the same run:
 
 1. baseline: one plain DB-API executemany INSERT of the same rows into phone_numbers, ids already
@@ -38,33 +39,50 @@ AREA_CODES = ["204", "431", "416", "647", "437", "604", "778", "514", "438", "40
               "306", "902", "709", "506", "519", "226", "705", "807", "250", "780"]
 
 
-def _platform(url: str, clients_count: int) -> None:
-    """Carriers, one client node per client, clients with two trunks each: through the services."""
+def _platform_files(folder: Path, clients_count: int) -> list[tuple[str, Path, int]]:
+    """carriers, nodes (one client node per client), clients and two trunks each, as the CSV files a sysadmin imports."""
+    files = {
+        "carriers": ["name,tier,auth,signalling_addresses,port,callerid_format,e911_callerid_format,dial_format,send_pai,"
+                     "provides_911,priority,max_channels"]
+        + [f"{name},1,ip,198.51.100.{10 + i},5060,{fmt},{fmt},{fmt},yes,{'yes' if e911 else 'no'},{10 * (i + 1)},0"
+           for i, (name, fmt, e911) in enumerate([("telus", "nanp10", True), ("bell", "nanp11", True), ("rogers", "e164", False),
+                                                  ("thinq", "e164", True)])],
+        "nodes": ["name,role,public_ip,sip_port,hosting_provider,region,dns_name,state", "cn-bench-1,carrier,192.0.2.1,5060,OVHcloud,,,active"]
+        + [f"cl-bench-{c},client,10.{c // 250}.{c % 250}.1,5060,Vultr,,,active" for c in range(clients_count)],
+        "clients": ["name,account_code,node,max_channels,e911_number,status"]
+        + [f"Client {c},C{c:04d},cl-bench-{c},0,,active" for c in range(clients_count)],
+        "trunks": ["client,name,auth,source_addresses,username,e911_number,max_channels,did_format"]
+        + [f"C{c:04d},{t},ip,172.{16 + c // 250}.{c % 250}.{1 + (t == 'fax')},,,0,{did}"
+           for c in range(clients_count) for t, did in (("main", "nanp10"), ("fax", "e164"))],
+    }
+    out = []
+    for kind, lines in files.items():
+        path = folder / f"{kind}.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out.append((kind, path, len(lines) - 1))
+    return out
+
+
+def _platform(url: str, folder: Path, clients_count: int) -> list[tuple[str, int, float]]:
+    """Import the platform's CSV files (the per-row path, through the services); (kind, rows, seconds) each."""
+    from app.csvio import import_csv
     from app.db import Session, make_engine
-    from app.projection import apply_pending
-    from app.services import carriers, clients, nodes, trunks
     from app.services.audit import Actor
 
     engine = make_engine(url)
     Session.configure(bind=engine)
-    session, actor = Session(), Actor("bench", "cli")
-    for i, (name, fmt, e911) in enumerate([("telus", "nanp10", True), ("bell", "nanp11", True), ("rogers", "e164", False),
-                                           ("thinq", "e164", True)]):
-        carriers.upsert(session, {"name": name, "signalling_addresses": f"198.51.100.{10 + i}", "callerid_format": fmt,
-                                  "e911_callerid_format": fmt, "dial_format": fmt, "provides_911": e911,
-                                  "priority": 10 * (i + 1)}, actor)
-    nodes.upsert(session, {"name": "cn-bench-1", "role": "carrier", "public_ip": "192.0.2.1", "hosting_provider": "OVHcloud"}, actor)
-    for c in range(clients_count):
-        nodes.upsert(session, {"name": f"cl-bench-{c}", "role": "client", "public_ip": f"10.{c // 250}.{c % 250}.1",
-                               "hosting_provider": "Vultr"}, actor)
-        clients.upsert(session, {"name": f"Client {c}", "account_code": f"C{c:04d}", "node": f"cl-bench-{c}"}, actor)
-        for t, did in (("main", "nanp10"), ("fax", "e164")):
-            trunks.upsert(session, {"client": f"C{c:04d}", "name": t, "source_addresses": f"172.{16 + c // 250}.{c % 250}.{1 + (t == 'fax')}",
-                                    "did_format": did}, actor)
-    apply_pending(session)
-    session.commit()
+    timings = []
+    for kind, path, rows in _platform_files(folder, clients_count):
+        started = time.perf_counter()
+        with path.open("rb") as fh:
+            result = import_csv(Session(), kind, fh, Actor("bench", "csv"), filename=path.name)
+        Session.commit()
+        if not result.ok:
+            raise SystemExit(f"{kind}.csv did not import: {[str(e) for e in result.errors[:3]]}")
+        timings.append((kind, rows, time.perf_counter() - started))
     Session.remove()
     engine.dispose()
+    return timings
 
 
 def _numbers(count: int, seed: int = 5) -> list[str]:
@@ -221,9 +239,9 @@ def main() -> None:
     name, url = create_scratch_db(args.url, "trunkline_bench")
     try:
         upgrade(url)
-        _platform(url, args.clients)
         e164s = _numbers(args.rows)
         with tempfile.TemporaryDirectory() as tmp:
+            platform = _platform(url, Path(tmp), args.clients)
             csv_path = Path(tmp) / "numbers.csv"
             rows = _write_csv(csv_path, e164s, args.clients)
             size_mb = csv_path.stat().st_size / 1e6
@@ -243,6 +261,8 @@ def main() -> None:
         print(f"re-import of the unchanged file   : {again['seconds']:6.2f} s  peak RSS {again['peak_rss_mb']:.0f} MB  [{again['summary']}]")
         print(f"re-import, every number changed   : {changed['seconds']:6.2f} s  peak RSS {changed['peak_rss_mb']:.0f} MB  "
               f"[{changed['summary']}]  (no target; for information)")
+        print("platform CSVs (per-row path, through the services, no target): "
+              + ", ".join(f"{kind} {count} rows {seconds:.2f} s" for kind, count, seconds in platform))
         print(f"check: {numbers} numbers stored, {rt_rows} tl-num realtime rows (expected {expected_rt}), drift: {len(drift_lines)} line(s)")
         failed = [what for what, bad in (
             ("import failed", not first["ok"]), ("re-import changed something", "nothing changed" not in again["summary"]),
