@@ -68,7 +68,8 @@ def import_csv(session: Session, kind: str, file_obj: IO | CsvReader, actor: Act
 
             import_numbers(session, reader, actor, result, progress)
         else:
-            _import_rows(session, reader, actor, result, progress)
+            with projection.deferred(session):  # one projection pass below, not one per row
+                _import_rows(session, reader, actor, result, progress)
         if result.errors:
             savepoint.rollback()
             result.errors.sort(key=lambda e: e.line)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, event, insert, or_, select
@@ -12,6 +14,7 @@ from app.projection import rows as R
 from app.projection.names import RT_E911, RT_NUMBER, RT_ROUTE
 
 _PENDING = "tl_projection_scope"
+_DEFERRED = "tl_projection_deferred"
 _EXT_KEY = ("context", "exten", "priority")
 
 
@@ -53,10 +56,21 @@ def apply_pending(session: Session) -> dict[str, int]:
     return _apply(session, _diff(session, scope))
 
 
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """Within this block savepoint commits leave the touched rows pending; the caller applies them once at the end."""
+    session.info[_DEFERRED] = session.info.get(_DEFERRED, 0) + 1
+    try:
+        yield
+    finally:
+        session.info[_DEFERRED] -= 1
+
+
 @event.listens_for(Session, "before_commit")
 def _project_before_commit(session: Session) -> None:
-    # Safety net: a service that forgot apply_pending still commits a consistent projection.
-    if session.info.get(_PENDING) is not None:
+    # Safety net: a service that forgot apply_pending still commits a consistent projection. A bulk
+    # import (deferred) releases a savepoint per row and projects everything once when it is done.
+    if session.info.get(_PENDING) is not None and not session.info.get(_DEFERRED):
         apply_pending(session)
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import delete, insert, select, update
 
 from app.e911 import resolve_e911
 from app.models.realtime import REALTIME_TABLES
-from app.projection import apply_pending, drift, rebuild
+from app.projection import apply_pending, deferred, drift, rebuild
 from app.services import carriers, clients, nodes, numbers, trunks
 from app.services.audit import Actor
 
@@ -120,3 +120,20 @@ def test_credentials_trunk_projects_auth_and_username_identify(seeded):
     assert auth.username == "globex_remote" and auth.password == t.password and len(t.password) >= 16
     ep = seeded.execute(select(EP).where(EP.c.id == "trunk-GLOBEX-remote")).one()
     assert (ep.identify_by, ep.auth, ep.accountcode) == ("header,auth_username", "trunk-GLOBEX-remote-auth", "GLOBEX")
+
+
+def test_deferred_savepoints_leave_the_rows_for_one_pass_at_the_end(seeded):
+    """What a bulk import of trunks, clients, ... relies on: no projection per row, one at the end."""
+    with deferred(seeded):
+        for line in range(3):
+            with seeded.begin_nested():
+                numbers.save(seeded, {"number": f"204-555-13{line:02d}", "carrier": "telus", "client": "ACME", "trunk": "main"}, ACTOR)
+        assert {line.split(":")[0] for line in drift(seeded)} == {f"extensions tl-num/+120455513{line:02d}/1" for line in range(3)}
+    apply_pending(seeded)
+    assert drift(seeded) == []
+
+
+def test_outside_deferred_a_savepoint_commit_still_projects(seeded):
+    with seeded.begin_nested():
+        numbers.save(seeded, {"number": "204-555-1390", "carrier": "telus", "client": "ACME", "trunk": "main"}, ACTOR)
+    assert drift(seeded) == []
