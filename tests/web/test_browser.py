@@ -344,6 +344,7 @@ def test_csv_import_of_thousands_of_numbers_shows_progress_in_the_browser(page, 
     assert page.get_attribute("#tl-csv-progress", "data-same-document") == "yes"  # the polls moved it, not a reload
     width = page.eval_on_selector("#tl-csv-bar", "bar => bar.style.width")
     assert width in ("33%", "66%", "100%"), width
+    page.wait_for_timeout(300)  # let the bar's short width transition end before the screenshot
     shot(page, "14-csv-progress")
     page.wait_for_selector("#tl-csv-result")
     assert "dry run: all 6000 row(s) are valid (6000 created, 0 updated, 0 unchanged)" in text(page)
