@@ -20,4 +20,8 @@ class Config:
     # Largest request body (CSV uploads in the admin); bigger uploads get a plain 413 page.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "64")) * 1024 * 1024
     IMPORT_UPLOAD_DIR = os.environ.get("IMPORT_UPLOAD_DIR")  # previews waiting for confirm; default instance/uploads
+    # Nodes' manager interface (AMI): after a commit the admin tells live nodes to expire cached
+    # endpoints at once (app.node_push); `flask node render` writes the matching manager.conf. Empty: off.
+    AMI_SECRET = os.environ.get("TRUNKLINE_AMI_SECRET", "")
+    AMI_PORT = int(os.environ.get("TRUNKLINE_AMI_PORT", "5038"))
     TESTING = False

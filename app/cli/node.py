@@ -42,9 +42,11 @@ def register(app: Flask) -> None:
     @click.option("--verbose-log", is_flag=True, help="Also log verbose messages to messages.log (debugging).")
     @click.option("--lookup", type=click.Choice(LOOKUPS), default="odbc", show_default=True,
                   help="How the dialplan reads realtime keys: the realtime switch, or func_odbc (one query per key).")
+    @click.option("--ami-secret", envvar="TRUNKLINE_AMI_SECRET", default=None,
+                  help="AMI password the admin uses to expire cached objects after a change (default: the app's AMI_SECRET; empty: AMI off).")
     @domain_command
     def render_cmd(node_name, out_dir, db_url, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports, rtp, pool,
-                   cache_stale, cache_max, verbose_log, lookup):
+                   cache_stale, cache_max, verbose_log, lookup, ami_secret):
         """Write NODE's Asterisk files (and its nftables rule set) into --out."""
         url = db_url or current_app.config["DATABASE_URL"]
         if not admin_nets:
@@ -61,7 +63,9 @@ def register(app: Flask) -> None:
             settings = NodeSettings.from_database_url(
                 url, dsn=dsn, odbc_driver=odbc_driver, etc_dir=etc_dir, state_dir=state_dir,
                 admin_networks=_networks(admin_nets), admin_ports=list(admin_ports) or None, rtp_start=start, rtp_end=end,
-                pool=pool, cache_stale=cache_stale, cache_max=cache_max, verbose_log=verbose_log, lookup=lookup)
+                pool=pool, cache_stale=cache_stale, cache_max=cache_max, verbose_log=verbose_log, lookup=lookup,
+                ami_secret=current_app.config.get("AMI_SECRET", "") if ami_secret is None else ami_secret,
+                ami_port=current_app.config.get("AMI_PORT", 5038))
         except ValueError as exc:
             fail(str(exc))
         files = render_node(Session(), node_name, settings)

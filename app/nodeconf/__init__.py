@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.models import Carrier, Client, Node
+from app.node_push import AMI_USER
 from app.projection.names import (
     CTX_FROM_CARRIER,
     CTX_FROM_NODE,
@@ -51,9 +52,10 @@ FILES = (
     ("odbc.ini", "odbc.ini.j2"),
     ("odbcinst.ini", "odbcinst.ini.j2"),
     ("nftables.conf", "nftables.conf.j2"),
+    ("manager.conf", "manager.conf.j2"),
 )
 LOOKUPS = ("switch", "odbc")
-SECRET_FILES = ("res_odbc.conf", "odbc.ini")  # written 0600: they hold the database password
+SECRET_FILES = ("res_odbc.conf", "odbc.ini", "manager.conf")  # written 0600: they hold the database and AMI passwords
 
 # Header the client node sets on calls to a carrier node: which carrier endpoint to use.
 CARRIER_HEADER = "X-TL-Carrier"
@@ -87,6 +89,10 @@ class NodeSettings:
     # hit or miss; meets the 100 calls/s target) or "switch" (the realtime switch: DIALPLAN_EXISTS, then
     # Gosub into the row; 4 SELECTs per look-up on Asterisk 22.10, half the throughput).
     lookup: str = "odbc"
+    # The manager interface (AMI) the admin uses to expire cached objects right after a commit
+    # (app.node_push): listening on the node's address, for the admin networks only. Empty: disabled.
+    ami_secret: str = ""
+    ami_port: int = 5038
 
     @classmethod
     def from_database_url(cls, url: str, **overrides) -> NodeSettings:
@@ -169,7 +175,9 @@ def node_context(session: Session, node_name: str, settings: NodeSettings) -> di
         "ctx": {"from_carrier": CTX_FROM_CARRIER, "from_node": CTX_FROM_NODE, "from_trunk": CTX_FROM_TRUNK,
                 "num": RT_NUMBER, "route": RT_ROUTE, "e911": RT_E911},
         "sep": SEP, "list_sep": LIST_SEP, "carrier_header": CARRIER_HEADER, "account_header": ACCOUNT_HEADER,
-        "self_endpoint": node.endpoint_id,
+        "self_endpoint": node.endpoint_id, "ami_user": AMI_USER,
+        "ami_permit": [str(ipaddress.ip_network(n)) for n in settings.admin_networks] or ["127.0.0.1/32"],
+        "management_ports": sorted(set(settings.admin_ports) | ({settings.ami_port} if settings.ami_secret else set())),
     }
 
 

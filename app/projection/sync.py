@@ -15,6 +15,9 @@ from app.projection.names import RT_E911, RT_NUMBER, RT_ROUTE
 
 _PENDING = "tl_projection_scope"
 _DEFERRED = "tl_projection_deferred"
+_CHANGED = "tl_changed_objects"
+# Realtime tables whose rows nodes keep in a sorcery memory cache, by cache name (sorcery.conf).
+CACHED_TABLES = {"ps_endpoints": "endpoint", "ps_aors": "aor", "ps_auths": "auth", "ps_endpoint_id_ips": "identify"}
 _EXT_KEY = ("context", "exten", "priority")
 
 
@@ -179,11 +182,19 @@ def _diff(session: Session, scope: Scope) -> dict[str, tuple[dict, dict, set]]:
     return result
 
 
+def changed_objects(session: Session) -> dict[str, set[str]]:
+    """The cached objects ({cache: ids}) the projection rewrote since the last call; forgets them."""
+    return session.info.pop(_CHANGED, {})
+
+
 def _apply(session: Session, changes) -> dict[str, int]:
     """Write a diff in a bounded number of statements: a changed row is deleted and inserted again,
     because batched deletes and multi-row inserts are far cheaper than one UPDATE per row."""
     counts = {"inserted": 0, "updated": 0, "deleted": 0}
     for table, (missing, changed, extra) in changes.items():
+        if table in CACHED_TABLES:  # for app.node_push, after the commit
+            touched = session.info.setdefault(_CHANGED, {}).setdefault(CACHED_TABLES[table], set())
+            touched |= {str(k) for k in (*missing, *changed, *extra)}
         t = REALTIME_TABLES[table]
         gone = list(extra) + list(changed)
         if table == "extensions":

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from app.cli import node as node_cli
-from app.nodeconf import FILES, NodeSettings, pool_size, render_node
+from app.nodeconf import FILES, NodeSettings, pool_size, render_node, write_node
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SETTINGS = dict(db_host="10.9.8.7", db_port=3307, db_name="tl", db_user="ast", db_password="s3cret")
@@ -148,3 +148,23 @@ def test_dialplan_lines_carry_no_semicolon(seeded, node, lookup):
     ext = render(seeded, node, lookup=lookup)["extensions.conf"]
     lines = [line for line in ext.splitlines() if line.startswith(("exten", " same"))]
     assert len(lines) > 20 and [line for line in lines if ";" in line] == []
+
+
+def test_manager_interface_is_off_without_a_secret(seeded):
+    files = render(seeded, "cl-ovh-bhs7")
+    assert "enabled = no" in files["manager.conf"] and "secret" not in files["manager.conf"].split("[general]")[1]
+    assert "tcp dport { 22 }" in files["nftables.conf"]
+
+
+def test_manager_interface_for_the_admin_networks_only_when_a_secret_is_set(seeded, tmp_path):
+    files = render(seeded, "cl-ovh-bhs7", ami_secret="p4ss", ami_port=5039)
+    manager = files["manager.conf"]
+    assert "enabled = yes" in manager and "port = 5039" in manager
+    assert "bindaddr = 192.0.2.21" in manager
+    assert "[trunkline]" in manager and "secret = p4ss" in manager
+    assert "deny = 0.0.0.0/0.0.0.0" in manager and "permit = 10.50.0.0/16" in manager
+    assert "read = system" in manager and "write = system" in manager
+    assert "tcp dport { 22, 5039 }" in files["nftables.conf"]
+    nft_check(files["nftables.conf"], tmp_path)
+    written = {p.name: p for p in write_node(files, tmp_path / "out")}
+    assert written["manager.conf"].stat().st_mode & 0o777 == 0o600

@@ -137,3 +137,17 @@ def test_outside_deferred_a_savepoint_commit_still_projects(seeded):
     with seeded.begin_nested():
         numbers.save(seeded, {"number": "204-555-1390", "carrier": "telus", "client": "ACME", "trunk": "main"}, ACTOR)
     assert drift(seeded) == []
+
+
+def test_the_projection_records_the_cached_objects_it_rewrote_for_the_nodes(seeded):
+    from app.projection.sync import changed_objects
+
+    changed_objects(seeded)
+    trunks.save(seeded, {"source_addresses": "198.18.0.77"}, ACTOR, trunks.get(seeded, "ACME", "main"))
+    apply_pending(seeded)
+    objects = changed_objects(seeded)
+    assert objects == {"aor": {"trunk-ACME-main"}, "identify": {"trunk-ACME-main-ip1"}}
+    assert changed_objects(seeded) == {}  # handed over once
+    numbers.save(seeded, {"number": "204-555-1391", "carrier": "telus", "client": "ACME", "trunk": "main"}, ACTOR)
+    apply_pending(seeded)
+    assert changed_objects(seeded) == {}  # dialplan rows are not cached by the nodes' sorcery

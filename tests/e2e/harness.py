@@ -231,9 +231,13 @@ class Platform:
         self.calls = 0
         self._mounted_here = False
         self._db_created = False
+        self.ami_secret = uuid.uuid4().hex
+        self._ami_env = os.environ.get("TRUNKLINE_AMI_SECRET")
 
     # ---- set-up ----
     def start(self) -> None:
+        # Commits made by the tests push cache expiries to these nodes (app.node_push), as the admin's would.
+        os.environ["TRUNKLINE_AMI_SECRET"] = self.ami_secret
         self.root = asterisk_root()
         pin_host_names(self.root)
         self._mounted_here = not os.path.ismount(self.root / "proc")
@@ -282,7 +286,7 @@ class Platform:
                 out = self.root / inner.lstrip("/") / "etc"
                 result = runner.invoke(args=["node", "render", name, "--out", str(out), "--db-url", self.db_url,
                                              "--etc-dir", f"{inner}/etc", "--state-dir", f"{inner}/state", "--rtp", rtp,
-                                             "--admin-net", "127.0.0.0/8", "--lookup", self.lookup,
+                                             "--admin-net", "127.0.0.0/8", "--lookup", self.lookup, "--ami-secret", self.ami_secret,
                                              *(["--verbose-log"] if self.verbose else [])])
                 if result.exit_code != 0:
                     raise RuntimeError(f"node render {name} failed: {result.output}{result.exception!r}")
@@ -383,6 +387,13 @@ class Platform:
 
     # ---- tear-down ----
     def stop(self) -> None:
+        from app import node_push
+
+        node_push.wait()
+        if self._ami_env is None:
+            os.environ.pop("TRUNKLINE_AMI_SECRET", None)
+        else:
+            os.environ["TRUNKLINE_AMI_SECRET"] = self._ami_env
         for node in self.nodes.values():
             node.stop()
         for uas in self.uas.values():

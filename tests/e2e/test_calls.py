@@ -9,8 +9,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 
+from app import node_push
+from app.models import Node
 from app.projection import drift
 from app.services import clients, numbers
 from tests.e2e import data
@@ -205,6 +208,38 @@ def test_6_endpoint_change_applies_at_once_after_a_cache_expire(platform):
             clients.save(session, {"main_number": "2045552001"}, data.ACTOR, clients.get(session, "ACME"))
             session.commit()
         node.cli("sorcery memory cache expire endpoint")
+
+
+def test_6b_endpoint_change_reaches_the_nodes_without_a_manual_expire(platform):
+    """After the commit the admin side tells every live node over AMI to expire the changed objects
+    (app.node_push): the new value is used at once, not after the 10-60 s cache lifetime."""
+    node = platform.nodes["cl1"]
+    node.cli("sorcery memory cache expire endpoint")
+    warm = platform.call(data.PBX["main"], "cl1", "3125550127", "4165559999", 200, "push-warm")
+    only_invite(warm, "alpha")  # the endpoint is cached now, with the old main number (held by alpha)
+    try:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"main_number": "2045552005"}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+        committed = time.monotonic()
+        node_push.wait()
+        told = time.monotonic() - committed
+        result = platform.call(data.PBX["main"], "cl1", "3125550127", "4165559999", 200, "push-after")
+        assert only_invite(result, "charlie").header_user("From") == "+12045552005"
+        assert told < 2, told
+    finally:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"main_number": "2045552001"}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+        node_push.wait()
+
+
+def test_6c_the_nodes_manager_interface_refuses_a_wrong_secret(platform):
+    with OrmSession(platform.engine) as session:
+        host = session.scalar(select(Node.public_ip).where(Node.name == "cl1"))
+    with pytest.raises(node_push.AmiError):
+        node_push.send_actions(host, 5038, "not-the-secret", [])
+    assert node_push.send_actions(host, 5038, platform.ami_secret, [{"Action": "Ping"}]) == 1
 
 
 # ---- 7. CDRs ----

@@ -1,0 +1,147 @@
+"""After a commit, tell every live node to drop its cached copies of the realtime objects the commit changed.
+
+Nodes cache endpoints, AORs, auths and identify rows in memory (sorcery memory cache, up to 60 s), so
+without this a change reaches a node only when its copy expires. The projection records which cached
+objects it rewrote (projection.sync, `changed_objects`); once the transaction has committed (never
+before: a rolled-back change must not be announced) each live node gets, over AMI,
+SorceryMemoryCacheExpireObject for every changed endpoint, AOR and auth, and SorceryMemoryCacheExpire
+for the identify cache (it is held whole). It runs in a background thread with short timeouts and is
+best effort: a node that cannot be reached still picks the change up when its cached copy expires.
+
+Enabled when TRUNKLINE_AMI_SECRET is set; `flask node render` then writes the matching manager.conf.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session
+
+from app.models import Node
+from app.projection.rows import LIVE_NODE_STATES
+from app.projection.sync import changed_objects
+
+AMI_USER = "trunkline"
+TIMEOUT = 2.0  # seconds for connecting to and answering from one node
+log = logging.getLogger(__name__)
+_threads: list[threading.Thread] = []
+
+
+class AmiError(RuntimeError):
+    """A node's manager interface refused or did not answer."""
+
+
+def ami_settings() -> tuple[str, int]:
+    """(secret, port) of the nodes' manager interface; an empty secret means pushing is off."""
+    try:
+        from flask import current_app
+
+        config = current_app.config
+    except RuntimeError:  # outside an app (scripts, tests): the environment alone
+        config = {}
+    secret = config.get("AMI_SECRET") or os.environ.get("TRUNKLINE_AMI_SECRET", "")
+    return secret, int(config.get("AMI_PORT") or os.environ.get("TRUNKLINE_AMI_PORT", "5038"))
+
+
+def actions_for(objects: dict[str, set[str]]) -> list[dict[str, str]]:
+    """The AMI actions that expire these cached objects ({cache: ids}; identify: the whole cache)."""
+    actions = []
+    for cache in ("endpoint", "aor", "auth"):
+        actions += [{"Action": "SorceryMemoryCacheExpireObject", "Cache": cache, "Object": oid} for oid in sorted(objects.get(cache, ()))]
+    if objects.get("identify"):
+        actions.append({"Action": "SorceryMemoryCacheExpire", "Cache": "identify"})
+    return actions
+
+
+def send_actions(host: str, port: int, secret: str, actions: Iterable[dict[str, str]], timeout: float = TIMEOUT) -> int:
+    """Log in to one node's AMI, run the actions, log off; returns how many succeeded (raises AmiError on login)."""
+    done = 0
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        reader = sock.makefile("r", encoding="utf-8", newline="\r\n")
+        reader.readline()  # "Asterisk Call Manager/x.y.z"
+        if _request(sock, reader, {"Action": "Login", "Username": AMI_USER, "Secret": secret, "Events": "off"}).get("Response") != "Success":
+            raise AmiError(f"{host}:{port} refused the AMI login")
+        for action in actions:
+            answer = _request(sock, reader, action)
+            if answer.get("Response") == "Success":
+                done += 1
+            else:
+                log.warning("node %s: %s %s answered %s", host, action["Action"], action.get("Object", action.get("Cache")),
+                            answer.get("Message", answer))
+        _request(sock, reader, {"Action": "Logoff"})
+    return done
+
+
+def _request(sock: socket.socket, reader, fields: dict[str, str]) -> dict[str, str]:
+    sock.sendall("".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode() + b"\r\n")
+    answer: dict[str, str] = {}
+    while True:
+        line = reader.readline()
+        if not line:
+            raise AmiError("the node closed the AMI connection")
+        line = line.rstrip("\r\n")
+        if not line:
+            if answer:
+                return answer
+            continue
+        key, _, value = line.partition(":")
+        answer.setdefault(key.strip(), value.strip())
+
+
+def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int) -> None:
+    """Send the expiries to every live node (in parallel); failures are logged, never raised."""
+    actions = actions_for(objects)
+    if not actions:
+        return
+    try:
+        with engine.connect() as conn:
+            nodes = list(conn.execute(select(Node.name, Node.public_ip).where(Node.state.in_(LIVE_NODE_STATES))))
+    except Exception:  # noqa: BLE001 - best effort: the caches expire by themselves
+        log.exception("could not list the nodes to tell about a change")
+        return
+
+    def one(name: str, host: str) -> None:
+        try:
+            send_actions(host, port, secret, actions)
+        except (OSError, AmiError) as exc:
+            log.warning("node %s (%s:%s) not told to expire its cache (%s); it applies the change within the cache lifetime",
+                        name, host, port, exc)
+
+    workers = [threading.Thread(target=one, args=(name, host), name=f"ami-{name}") for name, host in nodes]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    objects = changed_objects(session)
+    if not objects:
+        return
+    secret, port = ami_settings()
+    bind = session.get_bind()
+    if not secret or not isinstance(bind, Engine):
+        return
+    # Not a daemon: a CLI command that just committed still gets its nodes told before the process ends.
+    thread = threading.Thread(target=push, args=(bind, objects, secret, port), name="node-push")
+    thread.start()
+    _threads.append(thread)
+    _threads[:] = [t for t in _threads if t.is_alive()]
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    if not session.in_transaction():  # the whole transaction is gone (not just a savepoint): nothing to announce
+        changed_objects(session)
+
+
+def wait(timeout: float = 10) -> None:
+    """Wait for the pushes started so far (tests, and commands that report when nodes were told)."""
+    for thread in list(_threads):
+        thread.join(timeout)
