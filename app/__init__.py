@@ -31,7 +31,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     def _remove_session(_exc):
         Session.remove()
 
-    import app.node_push  # noqa: F401 - registers the after-commit push of cache expiries to the nodes
+    from app import node_push  # noqa: F401 - registers the after-commit push of cache expiries to the nodes
     from app.cli import register_cli
 
     register_cli(app)
