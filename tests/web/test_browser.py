@@ -112,6 +112,15 @@ def save(page) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def sign_in(page, base: str) -> None:
+    """Sign in as the admin through the login form and land on the dashboard."""
+    page.goto(f"{base}/login")
+    page.fill("#email", ADMIN)
+    page.fill("#password", PASSWORD)
+    page.click("#tl-sign-in")
+    page.wait_for_url(f"{base}/admin/")
+
+
 def test_sysadmin_day_in_the_browser(page, live_server):
     base = live_server["url"]
     from app.models import PhoneNumber, PortOrder, Trunk
@@ -240,11 +249,7 @@ def test_sysadmin_day_in_the_browser(page, live_server):
 def test_list_actions_work_under_the_content_security_policy(page, live_server):
     """Flask-Admin's inline handlers (row delete confirmation, bulk actions) run under the CSP, by hash."""
     base = live_server["url"]
-    page.goto(f"{base}/login")
-    page.fill("#email", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#tl-sign-in")
-    page.wait_for_url(f"{base}/admin/")
+    sign_in(page, base)
     page.goto(f"{base}/admin/number/?search=604-555-3403")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("form.icon button[title='Delete Record']")
@@ -270,11 +275,7 @@ def test_csv_import_preview_and_confirm_in_the_browser(page, live_server):
     from app.models import AuditEntry, PhoneNumber
 
     base = live_server["url"]
-    page.goto(f"{base}/login")
-    page.fill("#email", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#tl-sign-in")
-    page.wait_for_url(f"{base}/admin/")
+    sign_in(page, base)
     page.click("a:has-text('Import / export')")
     page.wait_for_url(f"{base}/admin/csv/")
 
@@ -326,11 +327,7 @@ def test_csv_import_of_thousands_of_numbers_shows_progress_in_the_browser(page, 
     monkeypatch.setattr(csv_jobs.Job, "advance", slow_advance)
 
     base = live_server["url"]
-    page.goto(f"{base}/login")
-    page.fill("#email", ADMIN)
-    page.fill("#password", PASSWORD)
-    page.click("#tl-sign-in")
-    page.wait_for_url(f"{base}/admin/")
+    sign_in(page, base)
     page.goto(f"{base}/admin/csv/")
     content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % n for n in range(2000, 8000))
     page.select_option("#tl-csv-kind", "numbers")
