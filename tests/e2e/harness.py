@@ -161,11 +161,12 @@ class SippUas:
     media_port: int
     trace: bool = True
     proc: subprocess.Popen | None = None
+    port: int = SIP_PORT
 
     def start(self) -> None:
         trace = ["-trace_msg", "-message_file", str(self.log), "-trace_err", "-error_file", str(self.log) + ".err"]
         self.proc = subprocess.Popen(
-            ["sipp", "-sf", str(self.xml), "-i", self.ip, "-p", str(SIP_PORT), "-mp", str(self.media_port), "-aa",
+            ["sipp", "-sf", str(self.xml), "-i", self.ip, "-p", str(self.port), "-mp", str(self.media_port), "-aa",
              *(trace if self.trace else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -312,6 +313,25 @@ class Platform:
         for uas in self.uas.values():
             if uas.proc.poll() is not None:
                 raise RuntimeError(f"sipp {uas.label} on {uas.ip}:{SIP_PORT} exited {uas.proc.returncode}")
+
+    def start_uas(self, label: str, ip: str, port: int, media_port: int) -> SippUas:
+        """One more answering side, for a test (a registered PBX listening where its REGISTER came from)."""
+        sipp_dir = self.workdir / "sipp"
+        xml = sipp_dir / f"uas-{label}.xml"
+        xml.write_text(uas_scenario())
+        uas = SippUas(label, ip, xml, sipp_dir / f"uas-{label}.log", media_port, self.trace, port=port)
+        uas.start()
+        self.uas[label] = uas
+        time.sleep(0.5)
+        if uas.proc.poll() is not None:
+            raise RuntimeError(f"sipp {label} on {ip}:{port} exited {uas.proc.returncode}")
+        return uas
+
+    def stop_uas(self, label: str) -> None:
+        """Stop and forget an answering side started by start_uas."""
+        uas = self.uas.pop(label, None)
+        if uas is not None:
+            uas.stop()
 
     def requalify(self, timeout: float = 20) -> None:
         """Qualify every AOR now and wait until all are reachable; then once more after the 3 s qualify

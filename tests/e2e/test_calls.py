@@ -17,11 +17,12 @@ from app.models import Node
 from app.projection import drift
 from app.services import clients, numbers
 from tests.e2e import data
+from tests.e2e.harness import UAC_PORT
 
 pytestmark = pytest.mark.asterisk
 
 CARRIERS = [c["name"] for c in data.CARRIERS]
-PBXS = ["pbx-main", "pbx-alt"]
+PBXS = ["pbx-main", "pbx-alt", "pbx-branch"]
 
 
 def only_invite(result, label):
@@ -172,6 +173,22 @@ def test_5_credentials_trunk_registers_only_with_the_right_password(platform):
     assert good.final == 200, platform.diagnostics()
     contacts = platform.nodes["cl1"].cli("pjsip show contacts")
     assert f"{data.BRANCH_USER}/sip:{data.BRANCH_USER}@{data.PBX['branch']}" in contacts
+
+
+def test_5_inbound_call_reaches_the_pbx_where_it_registered(platform):
+    """A credentials trunk has no fixed address: its DIDs go to the contact its PBX registered (rewritten
+    to the REGISTER's source address and port), in the trunk's DID format."""
+    good = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (200,))
+    assert good.final == 200, platform.diagnostics()
+    platform.start_uas("pbx-branch", data.PBX["branch"], port=UAC_PORT, media_port=6900)  # where the REGISTER came from
+    try:
+        result = platform.call(data.CARRIER_IP["charlie"], "cn1", "+12045552006", "4165550100", 200, "in-branch")
+        assert result.final == 200, platform.diagnostics()
+        invite = only_invite(result, "pbx-branch")
+        assert invite.request_user == "+12045552006"  # the branch trunk wants +E.164
+        assert invite.header_user("From") == "4165550100"
+    finally:
+        platform.stop_uas("pbx-branch")
 
 
 # ---- 6. live change ----
