@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from app.projection.sync import changed_objects
 
 AMI_USER = "trunkline"
 TIMEOUT = 2.0  # seconds for connecting to and answering from one node
+PARALLEL_NODES = 16
 log = logging.getLogger(__name__)
 _threads: list[threading.Thread] = []
 
@@ -94,7 +96,7 @@ def _request(sock: socket.socket, reader, fields: dict[str, str]) -> dict[str, s
 
 
 def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int) -> None:
-    """Send the expiries to every live node (in parallel); failures are logged, never raised."""
+    """Send the expiries to every live node (PARALLEL_NODES at a time); failures are logged, never raised."""
     actions = actions_for(objects)
     if not actions:
         return
@@ -112,11 +114,10 @@ def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int) -
             log.warning("node %s (%s:%s) not told to expire its cache (%s); it applies the change within the cache lifetime",
                         name, host, port, exc)
 
-    workers = [threading.Thread(target=one, args=(name, host), name=f"ami-{name}") for name, host in nodes]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    # A bounded number of nodes at a time: a platform of a thousand client nodes must not start a thousand threads.
+    with ThreadPoolExecutor(max_workers=PARALLEL_NODES, thread_name_prefix="ami") as pool:
+        for name, host in nodes:
+            pool.submit(one, name, host)
 
 
 @event.listens_for(Session, "after_commit")
