@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -25,6 +26,24 @@ def _unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"MariaDB is required when CI=true: {reason}", pytrace=False)
     pytest.skip(f"MariaDB not reachable: {reason}")
+
+
+@contextmanager
+def scratch_mariadb(prefix: str):
+    """A fresh, empty MariaDB database for one test (its URL), dropped afterwards; unreachable: skip (fail with CI=true)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(MARIADB_URL)
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "unreachable"
+        _unavailable(str(exc).splitlines()[0])
+    try:
+        yield f"{MARIADB_URL}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

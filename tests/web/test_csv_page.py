@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -341,7 +342,6 @@ def test_discard_refuses_other_users_viewers_and_missing_csrf(app, as_role, web)
 @pytest.fixture(params=["sqlite", "mariadb"])
 def threaded_app(request, tmp_path):
     """An app with real job threads: its own migrated, seeded database (SQLite file or a fresh MariaDB database) and engine."""
-    from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session as OrmSession
 
     from app import create_app
@@ -350,43 +350,31 @@ def threaded_app(request, tmp_path):
     from app.projection import apply_pending
     from app.services import users
     from seeds.demo import load
-    from tests.conftest import MARIADB_URL, _unavailable
+    from tests.conftest import scratch_mariadb
     from tests.web.conftest import PASSWORD
 
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    else:
-        request.applymarker(pytest.mark.mariadb)
-        name = f"trunkline_jobs_{tmp_path.name[-8:].replace('-', '_')}_{time.time_ns() % 10**8}"
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'jobs.db'}"
+        else:
+            request.applymarker(pytest.mark.mariadb)
+            url = stack.enter_context(scratch_mariadb("trunkline_jobs"))
+        upgrade(url)
+        Session.remove()  # the shared scoped Session may still carry another test's connection
+        Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": True,
+                          "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads")})
+        engine = app.extensions["trunkline_engine"]
+        with OrmSession(engine) as db:
+            load(db)
+            apply_pending(db)
+            users.create(db, "jobs@example.test", "operator", PASSWORD, SETUP)
+            db.commit()
         try:
-            server = create_engine(MARIADB_URL)
-            with server.connect() as conn:
-                conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-        except Exception as exc:  # noqa: BLE001 - any connection failure means "unreachable"
-            _unavailable(str(exc).splitlines()[0])
-        url = f"{MARIADB_URL}/{name}"
-    upgrade(url)
-    Session.remove()  # the shared scoped Session may still carry another test's connection
-    Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": True,
-                      "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads")})
-    engine = app.extensions["trunkline_engine"]
-    with OrmSession(engine) as db:
-        load(db)
-        apply_pending(db)
-        users.create(db, "jobs@example.test", "operator", PASSWORD, SETUP)
-        db.commit()
-    try:
-        yield app, engine
-    finally:
-        Session.remove()
-        engine.dispose()
-        if name:
-            with server.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-            server.dispose()
-
+            yield app, engine
+        finally:
+            Session.remove()
+            engine.dispose()
 
 def wait_for(browser, token: str, finished: bool = True, timeout: float = 60) -> dict:
     """Poll the status route like the page does, until the job has (or has not yet) finished."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from app.migrations import alembic_config, current_revision, upgrade
 
@@ -18,23 +16,11 @@ def scratch_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
         return
-    from tests.conftest import MARIADB_URL, _unavailable
+    from tests.conftest import scratch_mariadb
 
     request.applymarker(pytest.mark.mariadb)
-    name = f"trunkline_mig_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(MARIADB_URL)
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    except Exception as exc:  # noqa: BLE001 - unreachable server
-        _unavailable(str(exc).splitlines()[0])
-    try:
-        yield f"{MARIADB_URL}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
-
+    with scratch_mariadb("trunkline_mig") as url:
+        yield url
 
 def _tables(url: str) -> set[str]:
     engine = create_engine(url)
