@@ -3,7 +3,7 @@
 Per row it runs exactly what numbers.upsert runs (F.clean over numbers.FIELDS, numbers.with_current,
 numbers.resolve), but resolve() looks carriers, clients and trunks up in dicts loaded once and the
 stored numbers in one query per batch, instead of several queries per row. Each batch's writes are
-executemany statements handed to a WriteBehind, which on MariaDB runs them while the next batch is
+handed to a WriteBehind (WriteBehind.insert_rows), which on MariaDB runs them while the next batch is
 checked. Each changed number's tl-num realtime row comes from projection.rows.number_row, the same
 function the projection uses, fed from the validated values; the 911 rows and trunk variables it
 affects are left to the projection (projection.touch + apply_pending). The result is the same as the

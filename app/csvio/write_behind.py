@@ -38,13 +38,13 @@ class WriteFailed(RuntimeError):
 class WriteBehind:
     """Runs inserts on a session's connection in order: in a worker thread on MariaDB, inline elsewhere."""
 
-    def __init__(self, session: Session, threaded: bool | None = None):
+    def __init__(self, session: Session):
         self.connection = session.connection()
         self.dialect = self.connection.dialect
         self.dbapi = self.connection.connection.dbapi_connection
         mysql = self.dialect.name in ("mysql", "mariadb")
         self.json_rows = mysql and _has_json_table(self.dialect)
-        self.threaded = mysql if threaded is None else threaded
+        self.threaded = mysql
         self._sql: dict[tuple, tuple[str, list]] = {}
         self._error: BaseException | None = None
         self._jobs: queue.Queue = queue.Queue()

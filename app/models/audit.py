@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
-
-
-def utc_now() -> datetime:
-    """Now in UTC, without tzinfo (how every timestamp column stores it)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+from app.db import Base, utc_now
 
 
 class AuditEntry(Base):

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, utc_now
 
 ROLES = ("admin", "operator", "viewer")
 WRITER_ROLES = ("admin", "operator")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_session_token() -> str:
@@ -35,7 +31,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(10), default="viewer")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     # Flask-Login protocol (kept here so the model needs no web import).
@@ -74,7 +70,7 @@ class SignInAttempt(Base):
     __tablename__ = "sign_in_attempts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utc_now, index=True)
     email: Mapped[str] = mapped_column(String(255), index=True)
     address: Mapped[str] = mapped_column(String(45), index=True)
     success: Mapped[bool] = mapped_column(Boolean, default=False)

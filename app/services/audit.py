@@ -8,8 +8,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from app.db import utc_now
 from app.models import AuditEntry
-from app.models.audit import utc_now
 
 SECRET_FIELDS = {"password"}
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import utc_now
 from app.errors import Conflict, ValidationError
 from app.models import PhoneNumber, PortOrder, PortOrderNumber
 from app.numbering import InvalidNumber, parse_nanp
@@ -19,10 +20,6 @@ from app.services.fields import FieldError, blank
 
 ENTITY = "port_order"
 MAX_NUMBERS = 10000
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _image(order: PortOrder) -> dict:
@@ -150,7 +147,7 @@ def complete(session: Session, order: PortOrder, actor: Actor) -> list[PhoneNumb
     if problems:
         raise ValidationError(numbers=problems[0]) if len(problems) == 1 else ValidationError({"numbers": problems})
     order.status = "completed"
-    order.completed_at = _now()
+    order.completed_at = utc_now()
     session.flush()
     record(session, actor, "complete", ENTITY, str(order.id), before, _image(order),
            summary=f"{len(moved)} number(s) moved from {order.from_carrier.name} to {order.to_carrier.name}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.db import utc_now
 from app.errors import ValidationError
 from app.models import SignInAttempt, User
 from app.models.user import ROLES, new_session_token
@@ -26,10 +27,6 @@ AUDITED = ["email", "role", "active"]
 ENTITY = "user"
 # A real hash to compare against when the account does not exist, so both cases take as long.
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(8), method="scrypt")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hash_password(password: str) -> str:
@@ -109,7 +106,7 @@ class SignInResult:
 
 
 def _recent_failures(session: Session, **where) -> int:
-    since = _now() - WINDOW
+    since = utc_now() - WINDOW
     query = select(func.count()).select_from(SignInAttempt).where(SignInAttempt.at >= since, SignInAttempt.success.is_(False))
     for column, value in where.items():
         query = query.where(getattr(SignInAttempt, column) == value)
@@ -131,9 +128,9 @@ def authenticate(session: Session, email: str, password: str, address: str) -> S
         session.add(SignInAttempt(email=email, address=address, success=False))
         return SignInResult(None, "Wrong e-mail address or password, or the account is disabled.")
     session.add(SignInAttempt(email=email, address=address, success=True))
-    user.last_sign_in_at = _now()
+    user.last_sign_in_at = utc_now()
     # Keep the table small: attempts older than a day no longer count for anything.
-    session.execute(delete(SignInAttempt).where(SignInAttempt.at < _now() - KEEP_ATTEMPTS))
+    session.execute(delete(SignInAttempt).where(SignInAttempt.at < utc_now() - KEEP_ATTEMPTS))
     return SignInResult(user)
 
 
