@@ -47,6 +47,30 @@ def e911_coverage(session: OrmSession) -> list[dict]:
     return problems
 
 
+E911_UNRESOLVED_MARK = "e911-unresolved"  # CDR userfield the client node's tl-911 sets (extensions.conf.j2)
+
+
+def e911_unresolved_calls(session: OrmSession, days: int = 30, limit: int = 50) -> list[dict]:
+    """911 calls of the last `days` days that left without a resolved E911 route, newest first.
+
+    The client node marks them (cdr.userfield = E911_UNRESOLVED_MARK) when the cascade resolved nothing
+    and the call left with the client's own number or its main number instead of a registered one; each
+    is an address the 911 centre may not have. Shape: [{"start", "account", "trunk", "caller_id", "via"}] (via: the node or carrier endpoint dialled).
+    """
+    cdr = REALTIME_TABLES["cdr"]
+    since = datetime.combine(date.today() - timedelta(days=days - 1), datetime.min.time())
+    rows = session.execute(select(cdr.c.start, cdr.c.accountcode, cdr.c.channel, cdr.c.src, cdr.c.dstchannel)
+                           .where(cdr.c.userfield == E911_UNRESOLVED_MARK, cdr.c.start >= since)
+                           .order_by(cdr.c.start.desc()).limit(limit))
+    out = []
+    for start, account, channel, src, dstchannel in rows:
+        # PJSIP/trunk-ACME-main-0000002a -> trunk-ACME-main
+        trunk = (channel or "").removeprefix("PJSIP/").rsplit("-", 1)[0]
+        out.append({"start": start, "account": account, "trunk": trunk, "caller_id": src or "",
+                    "via": (dstchannel or "").removeprefix("PJSIP/").rsplit("-", 1)[0]})
+    return out
+
+
 def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], list[str]]:
     """{role: {provider: count}} of nodes not retired, and a warning per role whose nodes all sit on one provider."""
     table: dict[str, dict[str, int]] = defaultdict(dict)
@@ -141,6 +165,7 @@ class DashboardView(AdminIndexView):
         providers, provider_warnings = nodes_by_provider(session)
         traffic = calls(session, client=client_filter, carrier=carrier_filter)
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
+                           unresolved_calls=e911_unresolved_calls(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic,
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
                            client_filter=client_filter, carrier_filter=carrier_filter,
