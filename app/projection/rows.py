@@ -138,11 +138,13 @@ def trunk_endpoint_rows(trunk: Trunk, rows: Rows) -> None:
         # auth_username identifier looks up an endpoint *named* like that username, so the endpoint keeps its
         # name and an identify row matches the Authorization header instead: an INVITE or REGISTER without
         # one is challenged (401, Asterisk's artificial endpoint), the answer is identified by its username
-        # and its digest checked against this auth. The AOR is named after the username (Asterisk's
-        # registrar looks the AOR up by the To or Authorization user; usernames never contain '-', so they
-        # never collide with other ids).
+        # and its digest checked against this auth. The AOR is named after the username: Asterisk 22's
+        # registrar looks the AOR up by the Authorization username only when identify_by lists auth_username
+        # (by the To user only with "username", which would also let From name an endpoint), hence
+        # "header,auth_username"; no endpoint is named like a username, so auth_username itself never
+        # matches. Usernames never contain '-', so they never collide with other ids.
         aor["id"] = trunk.username
-        endpoint.update(aors=trunk.username, auth=auth_id, identify_by="header", rewrite_contact="yes")
+        endpoint.update(aors=trunk.username, auth=auth_id, identify_by="header,auth_username", rewrite_contact="yes")
         aor.update(max_contacts=1, remove_existing="yes", default_expiration=300, minimum_expiration=60)
         _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": trunk.username,
                                          "password": trunk.password})
