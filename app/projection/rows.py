@@ -128,7 +128,9 @@ def trunk_endpoint_rows(trunk: Trunk, rows: Rows) -> None:
                 # trust_id_inbound: the caller's identity is P-Asserted-Identity when the PBX sends one, else
                 # From (Asterisk reads PAI, then Remote-Party-ID, then From; a Privacy header other than "none"
                 # with PAI restricts the presentation). The dialplan then checks the number is the client's own.
-                "trust_id_inbound": "yes", "trust_id_outbound": "no", "send_pai": "no",
+                # trust_connected_line no: the identity is checked once, on the INVITE; a PAI in a later
+                # re-INVITE/UPDATE from the PBX must not reach the carrier as an unchecked connected line.
+                "trust_id_inbound": "yes", "trust_connected_line": "no", "trust_id_outbound": "no", "send_pai": "no",
                 "device_state_busy_at": trunk.max_channels or None}
     aor = {"id": ep, "qualify_frequency": 60}
     if trunk.auth_mode == "credentials":

@@ -26,7 +26,7 @@ def test_credentials_trunk_aor_is_named_after_its_username_and_identified_by_its
     ident = seeded.execute(select(IDS).where(IDS.c.endpoint == "trunk-GLOBEX-remote")).one()
     # Identified by the Authorization header's digest username, never by From (which carries a DID).
     assert ident.match_header == 'Authorization: /[ ,]username="globex_rem"/' and ident.match is None
-    assert (ep.identify_by, ep.trust_id_inbound) == ("header,auth_username", "yes")
+    assert (ep.identify_by, ep.trust_id_inbound, ep.trust_connected_line) == ("header,auth_username", "yes", "no")
     assert drift(seeded) == []
 
 

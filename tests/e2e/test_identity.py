@@ -168,6 +168,15 @@ def test_2_inbound_privacy_is_kept_towards_the_pbx(platform, carrier, dialled, f
     assert is_anonymous(invite), invite.header("From")
     assert "4165550100" not in invite.text  # the number is nowhere: not in From, PAI, RPID or Contact
     assert invite.header("P-Asserted-Identity") is None and invite.header("Remote-Party-ID") is None
+    assert invite.header("Privacy") == "id"
+
+
+def test_2_inbound_without_privacy_shows_the_number_to_the_pbx(platform):
+    result = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 200, "in-shown",
+                           headers=("Privacy: none",))
+    assert result.final == 200, platform.diagnostics()
+    invite = only_invite(result, "pbx-main")
+    assert (invite.header_user("From"), invite.header("Privacy")) == ("4165550100", None)
 
 
 # ---- 3. registering PBXs present their own numbers ----
@@ -274,3 +283,20 @@ def test_0_unresolved_911_never_presents_another_clients_number(platform, other_
         assert marked[0]["trunk"] == "trunk-ACME-main"
     finally:
         commit(platform, lambda s: clients.save(s, {"e911_number": "2045552001"}, data.ACTOR, clients.get(s, "ACME")))
+
+
+def test_0_unresolved_911_from_a_client_with_no_number_of_its_own_presents_none(platform, other_client):
+    """No E911 level and no main number: the call still goes to a 911 carrier, but with no number at all
+    rather than the other client's registered one."""
+    try:
+        commit(platform, lambda s: clients.save(s, {"e911_number": "", "main_number": ""}, data.ACTOR,
+                                                clients.get(s, "ACME")))
+        result = platform.call(data.PBX["main"], "cl1", "911", "+1" + OTHER, 200, "e911-nonumber")
+        assert result.final == 200, platform.diagnostics()
+        invite = only_invite(result, "alpha")
+        assert OTHER not in invite.text
+        assert is_anonymous(invite), invite.text
+        assert invite.header_user("P-Asserted-Identity") in (None, "anonymous"), invite.text
+    finally:
+        commit(platform, lambda s: clients.save(s, {"e911_number": "2045552001", "main_number": "2045552001"},
+                                                data.ACTOR, clients.get(s, "ACME")))
