@@ -217,13 +217,17 @@ def test_3_registering_pbx_without_credentials_or_with_a_wrong_password_gets_no_
         assert not any(result.invites(side) for side in CARRIERS + PBXS)
 
 
-def test_3_registering_pbx_911_resolves_at_the_number_level(platform, registered_branch):
-    """911 from the branch PBX with its DID in From: once the DID is registered for 911, the call presents it
-    (number level), through its holder charlie in charlie's 911 format."""
+@pytest.mark.parametrize("caller, headers", [
+    ("2045552006", ()),                                                               # its DID in From
+    (data.BRANCH_USER, ('P-Asserted-Identity: "Branch" <sip:+12045552006@[local_ip];user=phone>',)),  # in PAI
+])
+def test_3_registering_pbx_911_resolves_at_the_number_level(platform, registered_branch, caller, headers):
+    """911 from the branch PBX with its DID in From (or PAI): once the DID is registered for 911, the call
+    presents it (number level), through its holder charlie in charlie's 911 format."""
     try:
         commit(platform, lambda s: numbers.save(s, {"e911_registered": "yes", "e911_address": "6 Branch Rd"}, data.ACTOR,
                                                 numbers.get(s, "2045552006")))
-        result = platform.call(data.PBX["branch"], "cl1", "911", "2045552006", 200, "branch-911",
+        result = platform.call(data.PBX["branch"], "cl1", "911", caller, 200, "branch-911", headers=headers,
                                auth=(data.BRANCH_USER, data.BRANCH_PASSWORD))
         assert result.final == 200, platform.diagnostics()
         invite = only_invite(result, "charlie")
