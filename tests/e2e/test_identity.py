@@ -70,6 +70,12 @@ def commit(platform, change) -> None:
     # though From was one of its own numbers
     ("2045552005", ("P-Asserted-Identity: <tel:+14165559999>",), "3125550153", "alpha",
      {"from": "2045552001", "pai": "2045552001", "privacy": None, "rpid": None}),
+    # older PBXs (chan_sip sendrpid, Cisco): Remote-Party-ID, no PAI -> RPID is the identity
+    ("2045552001", ('Remote-Party-ID: "Reception" <sip:2045552005@[local_ip]>;party=calling;privacy=off;screen=no',),
+     "3125550155", "charlie", {"from": "+12045552005", "pai": "+12045552005", "privacy": None, "rpid": None}),
+    # *82 (per-call unblocking) before the number: stripped, the number shown as usual
+    ("2045552001", (), "*823125550156", "alpha",
+     {"from": "2045552001", "pai": "2045552001", "privacy": None, "rpid": None}),
     # "Privacy: none" is no request for privacy
     ("2045552001", ("Privacy: none",), "3125550154", "alpha",
      {"from": "2045552001", "pai": "2045552001", "privacy": None, "rpid": None}),
@@ -77,7 +83,10 @@ def commit(platform, change) -> None:
 def test_2_identity_is_pai_when_the_pbx_sends_one_else_from(platform, caller, headers, dialled, carrier, want):
     result = platform.call(data.PBX["main"], "cl1", dialled, caller, 200, "identity", headers=headers)
     assert result.final == 200, platform.diagnostics()
-    assert identity(only_invite(result, carrier)) == want
+    invite = only_invite(result, carrier)
+    assert identity(invite) == want
+    digits = dialled.removeprefix("*82")
+    assert invite.request_user == {"alpha": digits, "bravo": "1" + digits, "charlie": "+1" + digits}[carrier]
 
 
 # ---- 2. caller-ID privacy ----
