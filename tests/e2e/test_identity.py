@@ -70,6 +70,9 @@ def commit(platform, change) -> None:
     # though From was one of its own numbers
     ("2045552005", ("P-Asserted-Identity: <tel:+14165559999>",), "3125550153", "alpha",
      {"from": "2045552001", "pai": "2045552001", "privacy": None, "rpid": None}),
+    # a PBX that writes the extension in PAI (no phone number): the DID in From counts
+    ("2045552005", ('P-Asserted-Identity: "Reception" <sip:201@[local_ip]>',), "3125550157", "charlie",
+     {"from": "+12045552005", "pai": "+12045552005", "privacy": None, "rpid": None}),
     # older PBXs (chan_sip sendrpid, Cisco): Remote-Party-ID, no PAI -> RPID is the identity
     ("2045552001", ('Remote-Party-ID: "Reception" <sip:2045552005@[local_ip]>;party=calling;privacy=off;screen=no',),
      "3125550155", "charlie", {"from": "+12045552005", "pai": "+12045552005", "privacy": None, "rpid": None}),
@@ -147,6 +150,8 @@ def test_2_privacy_to_a_carrier_in_rpid_mode(platform):
     (None, "2045552005", (), "*67911", "charlie", "+12045552005"),
     # From holds the main number, PAI the caller's own registered DID: the number level uses PAI
     (None, "2045552001", ("P-Asserted-Identity: <tel:+12045552005>",), "911", "charlie", "+12045552005"),
+    # the extension in PAI, the caller's own registered DID in From: number level from From
+    (None, "2045552005", ('P-Asserted-Identity: "Reception" <sip:201@[local_ip]>',), "911", "charlie", "+12045552005"),
     # anonymous with no number anywhere: the trunk's cascade (client default, alpha, 10 digits), shown
     (ANONYMOUS, "anonymous", ("Privacy: id",), "911", "alpha", "2045552001"),
 ])
