@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
+from app import calls
 from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.projection.names import RT_E911
@@ -173,14 +174,22 @@ def test_client_page_shows_node_dns_trunks_numbers_and_coverage(as_role, web):
 def test_dashboard_counts_coverage_providers_and_calls(as_role, web):
     cdr = REALTIME_TABLES["cdr"]
     today = datetime.now().replace(hour=10, minute=0, second=0, microsecond=0)
-    rows = [dict(accountcode="ACME", start=today - timedelta(days=d), channel="PJSIP/trunk-ACME-main-0001",
-                 dstchannel="PJSIP/carrier-telus-0002", disposition="ANSWERED", duration=60, billsec=55) for d in (0, 0, 1)]
-    rows.append(dict(accountcode="GLOBEX", start=today, channel="PJSIP/trunk-GLOBEX-pbx-0001", dstchannel="PJSIP/carrier-bell-0003",
-                     disposition="ANSWERED", duration=30, billsec=20))
+    rows = [dict(accountcode="ACME", start=today - timedelta(days=d), channel=f"PJSIP/trunk-ACME-main-0000000{i}",
+                 dstchannel=f"PJSIP/carrier-telus-0000001{i}", disposition="ANSWERED", duration=60, billsec=55,
+                 linkedid=f"cl1-1700000000.{i}") for i, d in enumerate((0, 0, 1))]
+    rows.append(dict(accountcode="GLOBEX", start=today, channel="PJSIP/trunk-GLOBEX-pbx-00000001",
+                     dstchannel="PJSIP/carrier-bell-00000003", disposition="ANSWERED", duration=30, billsec=20,
+                     linkedid="cl2-1700000000.1"))
     web.execute(insert(cdr), rows)
     web.commit()
     b = as_role("viewer")
+    # The dashboard reads the call rollup: records not counted yet are announced, not guessed at.
+    waiting = re.sub(r"\s+", " ", b.get("/admin/").text)
+    assert "Calls per day (last 30 days): 0" in waiting and "4 newer call record(s) not yet counted" in waiting
+    calls.refresh(web)
+    web.commit()
     page = b.get("/admin/").text
+    assert "newer call record(s) not yet counted" not in page and "Counted up to " in page
     assert "Calls per day (last 30 days): 4" in page
     assert f"{today.date().isoformat()}: 3 call(s)" in page
     assert "Every active client and every trunk resolves" in page
@@ -286,3 +295,32 @@ def test_numbers_list_pages_and_sorts(as_role, web):
     assert descending[:3] == ["(204) 556-1024", "(204) 556-1023", "(204) 556-1022"]
     by_carrier = b.get("/admin/number/?search=204556&flt1_0=bell").text
     assert "(204) 556-1001" in by_carrier and "(204) 556-1000" not in by_carrier
+
+
+def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
+    cdr = REALTIME_TABLES["cdr"]
+    start = datetime(2026, 10, 14, 9, 30)
+    blank = dict.fromkeys(("dcontext", "lastdata", "call_id"))  # executemany takes every row's keys from the first
+    web.execute(insert(cdr), [{**blank, **row} for row in [
+        dict(accountcode="ACME", start=start, channel="PJSIP/trunk-ACME-main-00000001", dstchannel="PJSIP/node-cn1-00000002",
+             disposition="ANSWERED", billsec=125, linkedid="cl1-1700000000.1"),
+        dict(accountcode="ACME", start=start, channel="PJSIP/node-cl1-00000001", dstchannel="PJSIP/carrier-telus-00000002",
+             disposition="ANSWERED", billsec=125, linkedid="cn1-1700000000.1", call_id="cl1-1700000000.1"),
+        dict(accountcode="ACME", start=start, channel="PJSIP/trunk-ACME-main-00000003", dstchannel="PJSIP/node-cn1-00000004",
+             dcontext="tl-911", lastdata="PJSIP/911@node-cn1", disposition="ANSWERED", billsec=10, linkedid="cl1-1700000000.3"),
+    ]])
+    calls.refresh(web)
+    web.commit()
+    b = as_role("viewer")
+    page = re.sub(r"\s+", " ", b.get("/admin/usage/?month=2026-10").text)
+    assert "Usage in October 2026 (UTC)" in page
+    clients_table = page.split('id="tl-usage-client"')[1].split("</table>")[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", clients_table)
+    assert cells == ["ACME", "2", "0", "2", "2", "4", "1"], clients_table  # calls, in, out, answered, minutes, 911
+    export = b.get("/admin/usage/?month=2026-10&by=carrier&format=csv")
+    assert export.headers["Content-Disposition"] == 'attachment; filename="usage-carrier-2026-10.csv"'
+    lines = export.data.decode("utf-8-sig").splitlines()
+    assert lines[0] == "carrier,month,calls,inbound,outbound,answered,billed_minutes,e911_calls"
+    assert "telus,2026-10,1,0,1,1,3,0" in lines and "(none),2026-10,1,0,1,1,1,1" in lines
+    assert "No calls in September 2026" in b.get("/admin/usage/?month=2026-09").text
+    assert "is not a month as YYYY-MM" in b.get("/admin/usage/?month=octobre").text

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import date
 
-from flask import Response, request
+from flask import Response, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
@@ -31,6 +31,9 @@ class UsageView(BaseView):
 
     def is_accessible(self) -> bool:
         return current_user.is_authenticated
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("auth.login", next=request.full_path))
 
     @expose("/")
     def index_view(self):
