@@ -12,13 +12,13 @@ from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import calls as app_calls
 from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
-from app.models import Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
+from app.models import Carrier, Client, E911Call, Node, PhoneNumber, PortOrder, Trunk
 
 
 def counts(session: OrmSession) -> dict[str, int]:
@@ -104,6 +104,13 @@ def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180
     return {"bars": bars, "width": width, "height": height, "top": top}
 
 
+def recent_e911_calls(session: OrmSession, hours: int = 24) -> list[E911Call]:
+    """The 911 calls of the last `hours` hours, newest first, with their alerts."""
+    return list(session.scalars(select(E911Call).where(E911Call.started_at >= utc_now() - timedelta(hours=hours))
+                                .order_by(E911Call.started_at.desc()).limit(200)
+                                .options(selectinload(E911Call.deliveries), joinedload(E911Call.client))))
+
+
 ROLLUP_MAX_AGE = timedelta(seconds=60)
 _refreshing = threading.Lock()
 
@@ -146,6 +153,7 @@ class DashboardView(AdminIndexView):
         traffic = calls(session, client=client_filter, carrier=carrier_filter)
         stale_calls = start_rollup_refresh(traffic["freshness"])
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
+                           e911_calls=recent_e911_calls(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic,
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,
