@@ -324,3 +324,28 @@ def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
     assert "telus,2026-10,1,0,1,1,3,0" in lines and "(none),2026-10,1,0,1,1,1,1" in lines
     assert "No calls in September 2026" in b.get("/admin/usage/?month=2026-09").text
     assert "is not a month as YYYY-MM" in b.get("/admin/usage/?month=octobre").text
+
+
+def test_911_calls_on_the_dashboard_in_red_and_listed_with_export(as_role, web):
+    from app.alerts import record_call
+
+    clients.save(web, {"alert_emails": "noc@acme.example"}, SYSTEM, clients.get(web, "ACME"))
+    call = record_call(web, {"CallId": "cl1-1796055432.9", "Trunk": "trunk-ACME-main", "Account": "ACME",
+                             "Presented": "2045551202", "Level": "number", "Number": "+12045551202",
+                             "Carrier": "carrier-telus", "Sent": "2045551202", "Node": "cl1"})
+    call.deliveries[0].status, call.deliveries[0].last_error = "retrying", "16:20:01 UTC, attempt 1: connection refused"
+    web.commit()
+    b = as_role("viewer")
+    page = re.sub(r"\s+", " ", b.get("/admin/").text)
+    panel = page.split('id="tl-e911-calls"')[1].split("</div>")[0]
+    assert "911 calls in the last 24 hours: 1" in panel and "tl-bad" in panel
+    assert "ACME, trunk-ACME-main" in panel and "+12045551202 (100 Main St, Suite 200" in panel
+    assert "1 of 1 alert(s) not delivered" in panel
+    listing = re.sub(r"\s+", " ", b.get("/admin/e911_call/").text)
+    assert "trunk-ACME-main" in listing and "the caller&#39;s own registered number" in listing
+    assert "email noc@acme.example: retrying" in listing and "connection refused" in listing
+    export = b.get("/admin/e911_call/export/csv/").data.decode()
+    assert "cl1-1796055432.9" in export and "number" in export and "100 Main St, Suite 200" in export
+    details = b.get(f"/admin/e911_call/details/?id={call.id}").text
+    assert "cl1-1796055432.9" in details
+    assert b.get("/admin/e911_call/new/").status_code in (302, 403, 404)  # read only
