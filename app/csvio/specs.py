@@ -154,12 +154,14 @@ def _client_rows(session: Session) -> Iterator[dict]:
              .order_by(Client.account_code))
     for c, node_name, e911_number, main_number in session.execute(query):
         yield {"name": c.name, "account_code": c.account_code, "node": _cell(node_name), "max_channels": c.max_channels,
-               "e911_number": _cell(e911_number), "status": c.status, "main_number": _cell(main_number)}
+               "e911_number": _cell(e911_number), "status": c.status, "main_number": _cell(main_number),
+               "alert_emails": _cell(c.alert_emails), "alert_webhook": _cell(c.alert_webhook)}
 
 
 CLIENTS = KindSpec(
     kind="clients",
-    columns=tuple(Column(n, n) for n in ("name", "account_code", "node", "max_channels", "e911_number", "status", "main_number")),
+    columns=tuple(Column(n, n) for n in ("name", "account_code", "node", "max_channels", "e911_number", "status", "main_number",
+                                         "alert_emails", "alert_webhook")),
     required=("name", "account_code"),
     key_parsers={"account_code": clients.FIELDS["account_code"].parse},
     service=clients,

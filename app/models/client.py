@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
@@ -35,6 +35,9 @@ class Client(Base):
     node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"), unique=True)
     e911_number_id: Mapped[int | None] = mapped_column(Integer)
     main_number_id: Mapped[int | None] = mapped_column(Integer)
+    # Who is told of every 911 call from this client (app/alerts): email addresses (space-separated), a webhook URL.
+    alert_emails: Mapped[str] = mapped_column(Text, default="")
+    alert_webhook: Mapped[str] = mapped_column(String(500), default="")
 
     node = relationship("Node", back_populates="client")
     trunks = relationship("Trunk", back_populates="client", order_by="Trunk.name")

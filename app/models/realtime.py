@@ -82,7 +82,16 @@ def _build_tables() -> dict[str, Table]:
         if name == "ps_registrations":
             extra.append(Index("ix_ps_registrations_endpoint", "endpoint"))
         if name == "cdr":
-            extra += [Index("ix_cdr_start", "start"), Index("ix_cdr_accountcode_start", "accountcode", "start")]
+            # Trunkline's own columns (cdr_adaptive_odbc leaves an integer column it has no value for to the
+            # database, and fills any other column from the CDR variable of the same name):
+            # - id: the order in which records arrived, so the call rollup reads only what is new;
+            # - call_id: one id per call across every node it crossed (the first node's linkedid, passed on in
+            #   the X-TL-Call header), so a call that left a record on two nodes is counted once.
+            columns.insert(0, Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=True))
+            columns.append(Column("call_id", String(150)))
+            extra += [Index("ix_cdr_start", "start"), Index("ix_cdr_accountcode_start", "accountcode", "start"),
+                      Index("ix_cdr_call_id", "call_id")]
         built[name] = Table(name, Base.metadata, *columns, *extra)
     return built
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from flask import redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
-from app.db import Session
+from app import calls as app_calls
+from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
-from app.models import Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
+from app.models import Carrier, Client, E911Call, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 
 
@@ -90,49 +93,27 @@ def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], l
 
 
 def calls(session: OrmSession, days: int = 30, client: str | None = None, carrier: str | None = None) -> dict:
-    """Calls per day (last `days` days) and per month (last 12 months) from the cdr table."""
-    cdr = REALTIME_TABLES["cdr"]
-    day_expr = func.date(cdr.c.start)
-    where = []
-    if client:
-        where.append(cdr.c.accountcode == client)
-    if carrier:
-        endpoint = f"PJSIP/carrier-{carrier}-%"
-        where.append(cdr.c.channel.like(endpoint) | cdr.c.dstchannel.like(endpoint))
-    today = date.today()
+    """Calls per day (last `days` UTC days) and per month (last 13 months), per client and carrier, from the call
+    rollup (app.calls: each call counted once however many nodes and attempts it crossed; carriers matched exactly)."""
+    today = utc_now().date()
     start = today - timedelta(days=days - 1)
-    since = datetime.combine(start, datetime.min.time())
-    # One scan (per day and client, over the 13 months the month chart shows) feeds the day chart, the month chart
-    # and the client table; a second one (last `days` days) counts per carrier.
     month_start = date(today.year - 1, today.month, 1)
-    per_day: dict[str, int] = defaultdict(int)
+    per_day = app_calls.per_day(session, month_start, today, client=client, carrier=carrier)
+    day_series = [((start + timedelta(days=i)).isoformat(), per_day.get((start + timedelta(days=i)).isoformat(), 0))
+                  for i in range(days)]
     per_month: dict[str, int] = defaultdict(int)
-    per_client: dict[str, int] = defaultdict(int)
-    first_day = start.isoformat()
-    rows = session.execute(select(day_expr, cdr.c.accountcode, func.count())
-                           .where(cdr.c.start >= datetime.combine(month_start, datetime.min.time()), *where)
-                           .group_by(day_expr, cdr.c.accountcode))
-    for day, account, n in rows:
-        key = str(day)[:10]
+    for key, n in per_day.items():
         per_month[key[:7]] += n
-        if key >= first_day:
-            per_day[key] += n
-            per_client[account or "(none)"] += n
-    day_series = [((start + timedelta(days=i)).isoformat(), per_day.get((start + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
     months, y, m = [], month_start.year, month_start.month
     for _ in range(13):
         key = f"{y:04d}-{m:02d}"
         months.append((key, per_month.get(key, 0)))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    names = list(session.scalars(select(Carrier.name).order_by(Carrier.name)))
-    by_carrier = []
-    if names:
-        patterns = [(name, f"PJSIP/carrier-{name}-%") for name in names]
-        which = case(*[(cdr.c.channel.like(p) | cdr.c.dstchannel.like(p), name) for name, p in patterns], else_=None)
-        counted = dict(session.execute(select(which, func.count()).where(cdr.c.start >= since, *where).group_by(which)).all())
-        by_carrier = [(name, counted[name]) for name in names if counted.get(name)]
-    return {"days": day_series, "months": months, "total": sum(n for _, n in day_series),
-            "by_client": sorted(per_client.items(), key=lambda kv: (-kv[1], kv[0])), "by_carrier": by_carrier}
+    window = app_calls.summary(session, start, today, client=client, carrier=carrier)
+    return {"days": day_series, "months": months, "total": window["calls"], "e911_calls": window["e911_calls"],
+            "by_client": sorted(window["by_client"].items(), key=lambda kv: (-kv[1], kv[0])),
+            "by_carrier": sorted(window["by_carrier"].items(), key=lambda kv: (-kv[1], kv[0])),
+            "freshness": app_calls.freshness(session)}
 
 
 def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180, label_every: int = 5) -> dict:
@@ -146,6 +127,37 @@ def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180
         bars.append({"x": round(i * slot + 2, 1), "y": round(height - 20 - h, 1), "w": round(max(slot - 4, 1), 1), "h": h,
                      "key": key, "value": value, "label": (key[5:] if len(key) == 10 else key) if i % label_every == 0 else ""})
     return {"bars": bars, "width": width, "height": height, "top": top}
+
+
+def recent_e911_calls(session: OrmSession, hours: int = 24) -> list[E911Call]:
+    """The 911 calls of the last `hours` hours, newest first, with their alerts."""
+    return list(session.scalars(select(E911Call).where(E911Call.started_at >= utc_now() - timedelta(hours=hours))
+                                .order_by(E911Call.started_at.desc()).limit(200)
+                                .options(selectinload(E911Call.deliveries), joinedload(E911Call.client))))
+
+
+ROLLUP_MAX_AGE = timedelta(seconds=60)
+_refreshing = threading.Lock()
+
+
+def start_rollup_refresh(freshness: dict) -> bool:
+    """Start a background refresh of the call rollup when it is older than ROLLUP_MAX_AGE and records wait; the page
+    never waits for it (it shows the counts as of the last refresh). True when the counts are that stale."""
+    refreshed = freshness["refreshed_at"]
+    stale = bool(freshness["pending_records"]) and (refreshed is None or utc_now() - refreshed > ROLLUP_MAX_AGE)
+    engine = current_app.extensions.get("trunkline_engine")
+    if stale and engine is not None and _refreshing.acquire(blocking=False):
+        def run():
+            try:
+                with OrmSession(engine) as session:
+                    app_calls.refresh(session)
+                    session.commit()
+            except Exception:  # noqa: BLE001 - a failed refresh is retried by the next page view or the timer
+                logging.getLogger(__name__).exception("call rollup refresh failed")
+            finally:
+                _refreshing.release()
+        threading.Thread(target=run, daemon=True, name="call-rollup").start()
+    return stale
 
 
 class DashboardView(AdminIndexView):
@@ -164,10 +176,11 @@ class DashboardView(AdminIndexView):
         carrier_filter = request.args.get("carrier") or None
         providers, provider_warnings = nodes_by_provider(session)
         traffic = calls(session, client=client_filter, carrier=carrier_filter)
+        stale_calls = start_rollup_refresh(traffic["freshness"])
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
-                           unresolved_calls=e911_unresolved_calls(session),
+                           unresolved_calls=e911_unresolved_calls(session), e911_calls=recent_e911_calls(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic,
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
-                           client_filter=client_filter, carrier_filter=carrier_filter,
+                           client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,
                            client_codes=list(session.scalars(select(Client.account_code).order_by(Client.account_code))),
                            carrier_names=list(session.scalars(select(Carrier.name).order_by(Carrier.name))))

@@ -70,6 +70,10 @@ class ClientForm(SecureForm):
     node = SelectField("Node", choices=[], validate_choice=False, description="A client-facing node that serves no other client.")
     e911_number = _text("Default E911 number", "A number of this client registered for 911 (any spelling).")
     main_number = _text("Main number", "A number of this client (any spelling).")
+    alert_emails = _text("911 alert emails", "Who is emailed within seconds of every 911 call from this client: addresses "
+                         "separated by spaces or commas, e.g. noc@acme.example security@acme.example")
+    alert_webhook = _text("911 alert webhook", "Optional: a web address that receives every 911 call as JSON (POST), "
+                          "e.g. https://alerts.acme.example/911")
 
 
 class TrunkForm(SecureForm):

@@ -118,7 +118,8 @@ def test_anonymous_writes_are_refused(browser, web, accounts, endpoint):
 
 @pytest.mark.parametrize("url", ["/admin/", "/admin/carrier/", "/admin/node/", "/admin/client/", "/admin/trunk/", "/admin/number/",
                                  "/admin/port_order/", "/admin/audit/", "/admin/user/", "/admin/number/export/csv/",
-                                 "/admin/trunk/details/?id=1", "/admin/carrier/new/"])
+                                 "/admin/trunk/details/?id=1", "/admin/carrier/new/", "/admin/usage/",
+                                 "/admin/e911_call/"])
 def test_every_page_needs_sign_in(browser, web, url):
     response = browser.get(url)
     assert response.status_code == 302

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
+from app import calls
 from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.projection.names import RT_E911
@@ -173,14 +174,22 @@ def test_client_page_shows_node_dns_trunks_numbers_and_coverage(as_role, web):
 def test_dashboard_counts_coverage_providers_and_calls(as_role, web):
     cdr = REALTIME_TABLES["cdr"]
     today = datetime.now().replace(hour=10, minute=0, second=0, microsecond=0)
-    rows = [dict(accountcode="ACME", start=today - timedelta(days=d), channel="PJSIP/trunk-ACME-main-0001",
-                 dstchannel="PJSIP/carrier-telus-0002", disposition="ANSWERED", duration=60, billsec=55) for d in (0, 0, 1)]
-    rows.append(dict(accountcode="GLOBEX", start=today, channel="PJSIP/trunk-GLOBEX-pbx-0001", dstchannel="PJSIP/carrier-bell-0003",
-                     disposition="ANSWERED", duration=30, billsec=20))
+    rows = [dict(accountcode="ACME", start=today - timedelta(days=d), channel=f"PJSIP/trunk-ACME-main-0000000{i}",
+                 dstchannel=f"PJSIP/carrier-telus-0000001{i}", disposition="ANSWERED", duration=60, billsec=55,
+                 linkedid=f"cl1-1700000000.{i}") for i, d in enumerate((0, 0, 1))]
+    rows.append(dict(accountcode="GLOBEX", start=today, channel="PJSIP/trunk-GLOBEX-pbx-00000001",
+                     dstchannel="PJSIP/carrier-bell-00000003", disposition="ANSWERED", duration=30, billsec=20,
+                     linkedid="cl2-1700000000.1"))
     web.execute(insert(cdr), rows)
     web.commit()
     b = as_role("viewer")
+    # The dashboard reads the call rollup: records not counted yet are announced, not guessed at.
+    waiting = re.sub(r"\s+", " ", b.get("/admin/").text)
+    assert "Calls per day (last 30 days): 0" in waiting and "4 newer call record(s) not yet counted" in waiting
+    calls.refresh(web)
+    web.commit()
     page = b.get("/admin/").text
+    assert "newer call record(s) not yet counted" not in page and "Counted up to " in page
     assert "Calls per day (last 30 days): 4" in page
     assert f"{today.date().isoformat()}: 3 call(s)" in page
     assert "Every active client and every trunk resolves" in page
@@ -320,3 +329,57 @@ def test_dashboard_lists_911_calls_that_left_unresolved(as_role, web):
     assert "1 911 call(s) in the last 30 days left without a registered E911 number" in box
     assert f"{now} UTC, client ACME, trunk-ACME-main, caller ID 2045551201" in box
     assert "2045551203" not in box
+
+
+def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
+    cdr = REALTIME_TABLES["cdr"]
+    start = datetime(2026, 10, 14, 9, 30)
+    blank = dict.fromkeys(("dcontext", "lastdata", "call_id"))  # executemany takes every row's keys from the first
+    web.execute(insert(cdr), [{**blank, **row} for row in [
+        dict(accountcode="ACME", start=start, channel="PJSIP/trunk-ACME-main-00000001", dstchannel="PJSIP/node-cn1-00000002",
+             disposition="ANSWERED", billsec=125, linkedid="cl1-1700000000.1"),
+        dict(accountcode="ACME", start=start, channel="PJSIP/node-cl1-00000001", dstchannel="PJSIP/carrier-telus-00000002",
+             disposition="ANSWERED", billsec=125, linkedid="cn1-1700000000.1", call_id="cl1-1700000000.1"),
+        dict(accountcode="ACME", start=start, channel="PJSIP/trunk-ACME-main-00000003", dstchannel="PJSIP/node-cn1-00000004",
+             dcontext="tl-911", lastdata="PJSIP/911@node-cn1", disposition="ANSWERED", billsec=10, linkedid="cl1-1700000000.3"),
+    ]])
+    calls.refresh(web)
+    web.commit()
+    b = as_role("viewer")
+    page = re.sub(r"\s+", " ", b.get("/admin/usage/?month=2026-10").text)
+    assert "Usage in October 2026 (UTC)" in page
+    clients_table = page.split('id="tl-usage-client"')[1].split("</table>")[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", clients_table)
+    assert cells == ["ACME", "2", "0", "2", "2", "4", "1"], clients_table  # calls, in, out, answered, minutes, 911
+    export = b.get("/admin/usage/?month=2026-10&by=carrier&format=csv")
+    assert export.headers["Content-Disposition"] == 'attachment; filename="usage-carrier-2026-10.csv"'
+    lines = export.data.decode("utf-8-sig").splitlines()
+    assert lines[0] == "carrier,month,calls,inbound,outbound,answered,billed_minutes,e911_calls"
+    assert "telus,2026-10,1,0,1,1,3,0" in lines and "(none),2026-10,1,0,1,1,1,1" in lines
+    assert "No calls in September 2026" in b.get("/admin/usage/?month=2026-09").text
+    assert "is not a month as YYYY-MM" in b.get("/admin/usage/?month=octobre").text
+
+
+def test_911_calls_on_the_dashboard_in_red_and_listed_with_export(as_role, web):
+    from app.alerts import record_call
+
+    clients.save(web, {"alert_emails": "noc@acme.example"}, SYSTEM, clients.get(web, "ACME"))
+    call = record_call(web, {"CallId": "cl1-1796055432.9", "Trunk": "trunk-ACME-main", "Account": "ACME",
+                             "Presented": "2045551202", "Level": "number", "Number": "+12045551202",
+                             "Carrier": "carrier-telus", "Sent": "2045551202", "Node": "cl1"})
+    call.deliveries[0].status, call.deliveries[0].last_error = "retrying", "16:20:01 UTC, attempt 1: connection refused"
+    web.commit()
+    b = as_role("viewer")
+    page = re.sub(r"\s+", " ", b.get("/admin/").text)
+    panel = page.split('id="tl-e911-calls"')[1].split("</div>")[0]
+    assert "911 calls in the last 24 hours: 1" in panel and "tl-bad" in panel
+    assert "ACME, trunk-ACME-main" in panel and "+12045551202 (100 Main St, Suite 200" in panel
+    assert "1 of 1 alert(s) not delivered" in panel
+    listing = re.sub(r"\s+", " ", b.get("/admin/e911_call/").text)
+    assert "trunk-ACME-main" in listing and "the caller&#39;s own registered number" in listing
+    assert "email noc@acme.example: retrying" in listing and "connection refused" in listing
+    export = b.get("/admin/e911_call/export/csv/").data.decode()
+    assert "cl1-1796055432.9" in export and "number" in export and "100 Main St, Suite 200" in export
+    details = b.get(f"/admin/e911_call/details/?id={call.id}").text
+    assert "cl1-1796055432.9" in details
+    assert b.get("/admin/e911_call/new/").status_code in (302, 403, 404)  # read only

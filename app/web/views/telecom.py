@@ -117,7 +117,8 @@ class ClientView(ServiceModelView):
         return {"name": model.name, "account_code": model.account_code, "status": model.status, "max_channels": str(model.max_channels),
                 "node": model.node.name if model.node else "",
                 "e911_number": model.e911_number.e164 if model.e911_number else "",
-                "main_number": model.main_number.e164 if model.main_number else ""}
+                "main_number": model.main_number.e164 if model.main_number else "",
+                "alert_emails": model.alert_emails or "", "alert_webhook": model.alert_webhook or ""}
 
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
