@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import projection
+from app import projection, service_codes
 from app.errors import Conflict, ValidationError
 from app.models import Carrier, PhoneNumber, Trunk
 from app.numbering import NumberFormat
 from app.services import fields as F
 from app.services.audit import Actor
 from app.services.base import assign, find, remove
+from app.sip_uri import split_username
 
 FORMATS = [f.value for f in NumberFormat]
 FIELDS = {
@@ -22,7 +23,7 @@ FIELDS = {
     "auth_mode": F.Field(F.choice(["ip", "register"]), default="ip"),
     "signalling_addresses": F.Field(F.networks, required=True),
     "port": F.Field(F.integer(1, 65535), default=5060),
-    "username": F.Field(lambda v: F.text(v, 40), default=None),
+    "username": F.Field(lambda v: F.text(v, 128), default=None),
     "password": F.Field(lambda v: F.text(v, 80), default=None),
     "callerid_format": F.Field(F.choice(FORMATS), default="e164"),
     "e911_callerid_format": F.Field(F.choice(FORMATS), default="e164"),
@@ -32,6 +33,8 @@ FIELDS = {
     "priority": F.Field(F.integer(0, 1000), default=10),
     "max_channels": F.Field(F.integer(0, 100000), default=0),
     "enabled": F.Field(F.boolean, default=True),
+    "service_codes": F.Field(service_codes.parse_accepted, default=service_codes.ALL),
+    "service_code_format": F.Field(service_codes.parse_dial_form, default="code"),
 }
 ENTITY = "carrier"
 
@@ -52,6 +55,11 @@ def _check(session: Session, values: dict, carrier: Carrier | None) -> None:
         for name in ("username", "password"):
             if not values.get(name):
                 errors.setdefault(name, []).append("is required when the carrier authenticates by registration")
+        if values.get("username"):
+            try:
+                split_username(values["username"])
+            except F.FieldError as exc:
+                errors.setdefault("username", []).append(str(exc))
     if carrier is not None and carrier.provides_911 and not values["provides_911"]:
         registered = session.scalar(select(func.count()).select_from(PhoneNumber).where(
             PhoneNumber.carrier_id == carrier.id, PhoneNumber.e911_registered.is_(True)))
