@@ -8,8 +8,9 @@ from app.services.fields import FieldError, hostname, ip_address
 
 # RFC 3261 section 25.1: user = 1*( unreserved / escaped / user-unreserved ). Escapes (%XX) are not
 # accepted: Asterisk would send them as typed, and a carrier's account name never needs one.
-_SIP_USER_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/]+$")
-_SIP_USER_CHARS = "letters, digits and - _ . ! ~ * ' ( ) & = + $ , ; ? /"
+# ';' is valid there too, but Asterisk's realtime drivers split a column value at ';' (res_config_odbc).
+_SIP_USER_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,?/]+$")
+_SIP_USER_CHARS = "letters, digits and - _ . ! ~ * ' ( ) & = + $ , ? /"
 
 
 def split_username(username: str) -> tuple[str, str | None]:
@@ -24,6 +25,9 @@ def split_username(username: str) -> tuple[str, str | None]:
     user, at, domain = str(username).strip().partition("@")
     if not user:
         raise FieldError("has no user before the @ (write it as user or user@domain, e.g. 1234567@sip.example)")
+    if ";" in user:
+        raise FieldError("';' cannot be used in the user: Asterisk's realtime database drivers read it as the "
+                         "separator of several values")
     bad = sorted({ch for ch in user if not _SIP_USER_RE.match(ch)})
     if bad:
         shown = ", ".join("a space" if ch == " " else f"'{ch}'" for ch in bad)

@@ -90,7 +90,9 @@ def carrier_endpoint_rows(carrier: Carrier, rows: Rows) -> None:
         if domain is not None:
             domain_uri = f"sip:[{domain}]" if ":" in domain else f"sip:{domain}"
             registration.update(server_uri=domain_uri, client_uri=domain_uri.replace("sip:", f"sip:{user}@", 1),
-                                outbound_proxy=f"{address};lr")
+                                # ';' written as ^3B: Asterisk's realtime drivers split a value at ';'
+                                # into several values and decode ^3B back into ';' (res_config_odbc).
+                                outbound_proxy=f"{address}^3Blr")
             endpoint["from_domain"] = domain
         _add(rows, "ps_registrations", reg_id, registration)
     _add(rows, "ps_endpoints", ep, endpoint)
