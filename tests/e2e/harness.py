@@ -397,7 +397,7 @@ class Platform:
         target = f"{self._node_ip(node)}:{SIP_PORT}"
         return self._sipp_once(uac_scenario(dialled, caller, expect), source_ip, target, tag)
 
-    def hold_call(self, source_ip: str, node: str, dialled: str, caller: str, port: int, hold_ms: int = 20000,
+    def hold_call(self, source_ip: str, node: str, dialled: str, caller: str, port: int, hold_ms: int = 60000,
                   tag: str = "hold") -> subprocess.Popen:
         """Start one call that stays answered for hold_ms (SIPp in the background, from source_ip:port);
         the caller waits for it or stops it (stop_held)."""
@@ -407,7 +407,7 @@ class Platform:
         xml.write_text(uac_scenario(dialled, caller, 200, hold_ms=hold_ms))
         target = f"{self._node_ip(node)}:{SIP_PORT}"
         return subprocess.Popen(
-            ["sipp", "-sf", str(xml), "-i", source_ip, "-p", str(port), "-mp", str(port + 1000), "-m", "1",
+            ["sipp", "-sf", str(xml), "-i", source_ip, "-p", str(port), "-mp", str(7000 + 10 * (port % 100)), "-m", "1",
              "-timeout", str(hold_ms // 1000 + 30), "-timeout_error", "-trace_msg", "-message_file", f"{base}.log", target],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
