@@ -170,7 +170,8 @@ def test_client_cap_counts_every_trunk_of_the_client(platform):
 
 def test_carrier_cap_moves_the_call_to_the_next_carrier_but_not_911(platform):
     """alpha limited to 1 call (counted on the carrier node): the second call held by alpha's number goes
-    to bravo as for a 503; a 911 call whose E911 number is alpha's still leaves through alpha."""
+    to bravo as for a 503, an inbound call from alpha gets 503; a 911 call whose E911 number is alpha's
+    still leaves through alpha."""
     held = []
     try:
         set_carrier(platform, "alpha", max_channels=1)
@@ -180,6 +181,9 @@ def test_carrier_cap_moves_the_call_to_the_next_carrier_but_not_911(platform):
         assert moved.final == 200, platform.diagnostics()
         invite = only_invite(moved, "bravo")
         assert invite.request_user == "13125550161" and invite.header_user("From") == "12045552001"
+        inbound = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 503, "cap-carrier-in")
+        assert inbound.final == 503, platform.diagnostics()  # the cap counts both directions on the carrier node
+        nobody_called(inbound)
         e911 = platform.call(data.PBX["main"], "cl1", "911", "2045552002", 200, "cap-carrier-911")
         invite = only_invite(e911, "alpha")  # client default E911 number 2001, held by alpha
         assert invite.request_user == "911" and invite.header_user("From") == "2045552001"
