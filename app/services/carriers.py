@@ -23,7 +23,7 @@ FIELDS = {
     "auth_mode": F.Field(F.choice(["ip", "register"]), default="ip"),
     "signalling_addresses": F.Field(F.networks, required=True),
     "port": F.Field(F.integer(1, 65535), default=5060),
-    "username": F.Field(lambda v: F.text(v, 128), default=None),
+    "username": F.Field(lambda v: _username(v), default=None),
     "password": F.Field(lambda v: F.text(v, 80), default=None),
     "callerid_format": F.Field(F.choice(FORMATS), default="e164"),
     "e911_callerid_format": F.Field(F.choice(FORMATS), default="e164"),
@@ -37,6 +37,13 @@ FIELDS = {
     "service_code_format": F.Field(service_codes.parse_dial_form, default="code"),
 }
 ENTITY = "carrier"
+
+
+def _username(value) -> str:
+    """A registration username, `user` or `user@domain`, checked by split_username (kept as typed)."""
+    value = F.text(value, 128)
+    split_username(value)
+    return value
 
 
 def get(session: Session, name: str) -> Carrier:
@@ -55,11 +62,6 @@ def _check(session: Session, values: dict, carrier: Carrier | None) -> None:
         for name in ("username", "password"):
             if not values.get(name):
                 errors.setdefault(name, []).append("is required when the carrier authenticates by registration")
-        if values.get("username"):
-            try:
-                split_username(values["username"])
-            except F.FieldError as exc:
-                errors.setdefault("username", []).append(str(exc))
     if carrier is not None and carrier.provides_911 and not values["provides_911"]:
         registered = session.scalar(select(func.count()).select_from(PhoneNumber).where(
             PhoneNumber.carrier_id == carrier.id, PhoneNumber.e911_registered.is_(True)))

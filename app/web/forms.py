@@ -47,7 +47,7 @@ class CarrierForm(SecureForm):
     service_codes = _text("Service codes accepted", "N11 and 988 codes this carrier carries, separated by spaces "
                           f"(any of {', '.join(SERVICE_CODES)}); 'all' (the default when empty) or 'none'. "
                           "911 always follows the E911 cascade.", default="all")
-    service_code_format = SelectField("Service code dial form", choices=options(SERVICE_DIAL_FORMS.items()),
+    service_code_format = SelectField("Service code dial form", choices=options(SERVICE_DIAL_FORMS.items()), default="code",
                                       description="How the carrier wants a service code in the Request-URI, "
                                                   "whatever the PBX dialled (311 or 1311).")
 
