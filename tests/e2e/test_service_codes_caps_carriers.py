@@ -134,7 +134,7 @@ def test_trunk_cap_refuses_the_next_call_but_never_911_or_988(platform):
         over = platform.call(data.PBX["main"], "cl1", "3125550199", "2045552001", 503, "cap-trunk-over")
         assert over.final == 503, platform.diagnostics()
         nobody_called(over)
-        inbound = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552002", "4165550100", 486, "cap-trunk-in")
+        inbound = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 486, "cap-trunk-in")
         assert inbound.final == 486, platform.diagnostics()
         nobody_called(inbound)
         e911 = platform.call(data.PBX["main"], "cl1", "911", "2045552005", 200, "cap-911")
