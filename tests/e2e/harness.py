@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session as OrmSession
 from app.db import Session, bind_session, make_engine
 from app.migrations import upgrade
 from tests.e2e import data
-from tests.e2e.sipp import Message, parse_messages, register_scenario, uac_scenario, uas_scenario
+from tests.e2e.sipp import Message, parse_messages, register_scenario, registrar_scenario, uac_scenario, uas_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT_SCRIPT = REPO / "scripts" / "asterisk_root.sh"
@@ -327,6 +327,18 @@ class Platform:
             raise RuntimeError(f"sipp {label} on {ip}:{port} exited {uas.proc.returncode}")
         return uas
 
+    def start_registrar(self, label: str, ip: str, media_port: int) -> SippUas:
+        """A registration-based carrier's registrar on ip:5060 (challenges, then accepts), for a test."""
+        xml = self.workdir / "sipp" / f"uas-{label}.xml"
+        xml.write_text(registrar_scenario())
+        uas = SippUas(label, ip, xml, self.workdir / "sipp" / f"uas-{label}.log", media_port, True)
+        uas.start()
+        self.uas[label] = uas
+        time.sleep(0.5)
+        if uas.proc.poll() is not None:
+            raise RuntimeError(f"sipp {label} on {ip}:{SIP_PORT} exited {uas.proc.returncode}")
+        return uas
+
     def stop_uas(self, label: str) -> None:
         """Stop and forget an answering side started by start_uas."""
         uas = self.uas.pop(label, None)
@@ -386,6 +398,37 @@ class Platform:
         (from_value, headers, auth, ...)."""
         target = f"{self._node_ip(node)}:{SIP_PORT}"
         return self._sipp_once(uac_scenario(dialled, caller, expect, **scenario), source_ip, target, tag)
+
+    def hold_call(self, source_ip: str, node: str, dialled: str, caller: str, port: int, hold_ms: int = 60000,
+                  tag: str = "hold") -> subprocess.Popen:
+        """Start one call that stays answered for hold_ms (SIPp in the background, from source_ip:port);
+        the caller waits for it or stops it (stop_held)."""
+        self.calls += 1
+        base = self.workdir / "sipp" / f"call{self.calls:03d}-{tag}"
+        xml = base.with_suffix(".xml")
+        xml.write_text(uac_scenario(dialled, caller, 200, hold_ms=hold_ms))
+        target = f"{self._node_ip(node)}:{SIP_PORT}"
+        return subprocess.Popen(
+            ["sipp", "-sf", str(xml), "-i", source_ip, "-p", str(port), "-mp", str(7000 + 10 * (port % 100)), "-m", "1",
+             "-timeout", str(hold_ms // 1000 + 30), "-timeout_error", "-trace_msg", "-message_file", f"{base}.log", target],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop_held(self, procs: list[subprocess.Popen], timeout: float = 15) -> None:
+        """End held calls: stop their SIPp, hang up every channel on both nodes, wait until none is left
+        (so no held channel is still counted by a later test's caps)."""
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        deadline = time.monotonic() + timeout
+        for node in self.nodes.values():
+            while True:
+                node.cli("channel request hangup all")
+                if "0 active channels" in node.cli("core show channels count"):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{node.name}: channels still up: {node.cli('core show channels')}")
+                time.sleep(0.3)
 
     def register(self, source_ip: str, node: str, user: str, password: str, expect: tuple[int, ...]) -> CallResult:
         target = f"{self._node_ip(node)}:{SIP_PORT}"

@@ -9,6 +9,7 @@ from flask_admin import expose
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import service_codes
 from app.db import Session
 from app.e911 import resolve_e911
 from app.errors import DomainError, E911Unresolved
@@ -53,7 +54,8 @@ class CarrierView(ServiceModelView):
     column_list = ["name", "tier", "auth_mode", "signalling_addresses", "provides_911", "e911_callerid_format", "priority",
                    "max_channels", "enabled"]
     column_details_exclude_list = ["password", "numbers"]
-    column_export_list = column_list + ["port", "username", "callerid_format", "dial_format", "send_pai", "privacy_mode"]
+    column_export_list = column_list + ["port", "username", "callerid_format", "dial_format", "send_pai", "privacy_mode",
+                                        "service_codes", "service_code_format"]
     column_searchable_list = ["name", "signalling_addresses"]
     column_filters = ["tier", "auth_mode", "provides_911", "enabled"]
     column_sortable_list = ["name", "tier", "priority", "max_channels", "provides_911", "enabled"]
@@ -66,6 +68,7 @@ class CarrierView(ServiceModelView):
         data = super().initial(model)
         data["tier"] = str(model.tier)
         data["password"] = ""
+        data["service_codes"] = service_codes.export_list(model.service_codes, empty="none")
         return data
 
     @expose("/reveal/", methods=("POST",))
@@ -92,7 +95,8 @@ class ClientView(ServiceModelView):
     entity = "client"
     form_class = forms.ClientForm
     column_list = ["account_code", "name", "status", "max_channels", "node", "node.dns_name", "e911_number", "main_number"]
-    column_export_list = ["account_code", "name", "status", "max_channels", "node", "e911_number", "main_number"]
+    column_export_list = ["account_code", "name", "status", "max_channels", "node", "e911_number", "main_number",
+                          "blocked_service_codes"]
     column_searchable_list = ["account_code", "name"]
     column_filters = ["status", "node.name", "node.hosting_provider"]
     column_sortable_list = ["account_code", "name", "status", "max_channels", ("node", "node.name")]
@@ -118,6 +122,7 @@ class ClientView(ServiceModelView):
                 "node": model.node.name if model.node else "",
                 "e911_number": model.e911_number.e164 if model.e911_number else "",
                 "main_number": model.main_number.e164 if model.main_number else "",
+                "blocked_service_codes": model.blocked_service_codes,
                 "alert_emails": model.alert_emails or "", "alert_webhook": model.alert_webhook or ""}
 
     def render(self, template, **kwargs):
