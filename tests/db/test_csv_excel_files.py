@@ -55,7 +55,7 @@ def test_excel_sep_hint_line_is_honoured_and_counted(seeded):
 
 
 def test_tab_separated_file_is_read(seeded):
-    content = b"name\taccount_code\tnode\tmax_channels\nTabby Cat Inc\tTABBY\t\t4\n"
+    content = b"name\taccount_code\tnode\tmax_channels\tstatus\nTabby Cat Inc\tTABBY\t\t4\tsuspended\n"
     result = run_import(seeded, "clients", content, dry_run=True)
     assert result.ok and result.created == 1, [str(e) for e in result.errors]
 

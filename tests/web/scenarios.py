@@ -155,7 +155,7 @@ def _trunk_create():
 def _trunk_edit():
     def prep(db):
         return {"id": trunks.get(db, "GLOBEX", "pbx").id}
-    form = {"client": "GLOBEX", "name": "pbx", "auth_mode": "ip", "source_addresses": "198.18.20.0/29", "pbx_port": "5060",
+    form = {"client": "GLOBEX", "name": "pbx", "auth_mode": "ip", "source_addresses": "198.18.20.2 198.18.20.0/29", "pbx_port": "5060",
             "username": "", "password": "", "e911_number": "", "codecs": "ulaw,g722", "max_channels": "0", "did_format": "nanp11"}
     return prep, lambda b, i: b.post(f"/admin/trunk/edit/?id={i['id']}", form), lambda db, i, who: db.get(Trunk, i["id"]).codecs == "ulaw,g722"
 
