@@ -27,6 +27,37 @@ class Row:
     line: int
     cells: dict[str, str]
     problem: str | None = None
+    cell_problems: tuple[tuple[str, str], ...] = ()  # (column, reason) of cells that cannot be trusted
+
+
+def double_decoded(text: str) -> str | None:
+    """What `text` was meant to say when it is UTF-8 read as Windows-1252 (mojibake), else None.
+
+    Excel opens a CSV without a byte-order mark as Windows-1252; saved again as "CSV UTF-8", the
+    two bytes of `é` come back as `Ã©`. Re-encoding the characters as Windows-1252 (Latin-1 for the
+    five bytes it leaves undefined) gives the original bytes; if those are valid UTF-8 and differ,
+    the cell was decoded twice. Real text practically never passes this test (`Ã` followed by `©`).
+    """
+    if text.isascii():
+        return None
+    raw = bytearray()
+    for ch in text:
+        try:
+            raw += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return None
+            raw.append(ord(ch))
+    try:
+        fixed = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return fixed if fixed != text else None
+
+
+MOJIBAKE_FIX = ("the file was opened in Excel as Windows-1252 and saved again as UTF-8; import the original "
+                "export instead (it starts with a UTF-8 mark, which Excel reads right), or in Excel use "
+                "Data > From Text/CSV with File origin '65001: Unicode (UTF-8)' and save as 'CSV UTF-8'")
 
 
 def _is_binary(file_obj: IO) -> bool:
@@ -52,9 +83,11 @@ def _text_lines(file_obj: IO) -> Iterator[str]:
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
+            as_ansi = raw.decode("cp1252", errors="replace").strip()
             raise CsvFileError(
                 f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at character {exc.start + 1}): "
-                "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8')") from None
+                "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'); it looks like Windows-1252, which Excel's "
+                f"plain 'CSV' save writes, where the line reads: {as_ansi[:120]}") from None
 
 
 def _sniff(first: bytes) -> None:
@@ -201,4 +234,9 @@ class CsvReader:
             if len(cells) != width:
                 yield Row(line, {}, f"has {len(cells)} cell(s) but the header has {width} column(s)")
                 continue
-            yield Row(line, dict(zip(header, cells, strict=True)))
+            row = Row(line, dict(zip(header, cells, strict=True)))
+            if not all(c.isascii() for c in cells):
+                row.cell_problems = tuple(
+                    (column, f"'{value}' looks like UTF-8 text decoded twice (it should probably read '{fixed}'): {MOJIBAKE_FIX}")
+                    for column, value in row.cells.items() if (fixed := double_decoded(value)) is not None)
+            yield row
