@@ -104,7 +104,9 @@ def parse_nanp(text: str | None) -> str:
     if not raw:
         raise InvalidNumber("a phone number is required")
     if not raw.isascii():
-        raw = raw.translate(_DASHES)
+        # Dashes of word processors; invisible format characters (Unicode Cf: zero-width space, the
+        # left-to-right and right-to-left marks that come with numbers copied from Arabic text).
+        raw = "".join(ch for ch in raw.translate(_DASHES) if unicodedata.category(ch) != "Cf")
     # Plain digits, the common spelling in bulk files, skip the pattern checks that cannot fail.
     digits = raw if raw.isascii() and raw.isdigit() else _digits_of_spelling(raw)
     if raw.startswith("+") and not digits.startswith("1"):
