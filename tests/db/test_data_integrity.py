@@ -4,12 +4,13 @@ address list can be sent calls, credentials are never silently dropped; each on 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, insert, select, text
+from alembic import command
+from sqlalchemy import create_engine, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session as OrmSession
 
 from app.errors import ValidationError
-from app.migrations import upgrade
+from app.migrations import alembic_config, current_revision, upgrade
 from app.models import Client, PhoneNumber
 from app.models.realtime import REALTIME_TABLES
 from app.projection import apply_pending, drift
@@ -224,6 +225,17 @@ def _load_demo_at_0002(url: str) -> None:
     engine.dispose()
 
 
+def _check_constraints(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        names = set()
+        for table in ("phone_numbers", "clients"):
+            names |= {c["name"] for c in inspect(engine).get_check_constraints(table)}
+        return names
+    finally:
+        engine.dispose()
+
+
 def _migrate_and_check(url: str) -> None:
     with pytest.raises(RuntimeError, match="client INITECH is active without a node: give it a client-facing node or suspend it"):
         upgrade(url)
@@ -237,6 +249,12 @@ def _migrate_and_check(url: str) -> None:
         with pytest.raises(REFUSED):
             session.execute(text("UPDATE phone_numbers SET e164 = :e WHERE e164 = '+12045551204'"), {"e": FULL_WIDTH})
     engine.dispose()
+    new = {"ck_phone_numbers_e164_ascii", "ck_clients_active_needs_node"}
+    assert new <= _check_constraints(url)
+    command.downgrade(alembic_config(url), "0002")  # down and up again
+    assert current_revision(url) == "0002" and not new & _check_constraints(url)
+    upgrade(url)
+    assert current_revision(url) == "0003c" and new <= _check_constraints(url)
 
 
 def test_migration_repairs_non_ascii_numbers_and_names_nodeless_clients_sqlite(tmp_path):
