@@ -205,6 +205,9 @@ class CsvReader:
         if first is None:
             raise CsvFileError(f"the file is empty: a {spec.filename} starts with the header line {expected}")
         _line, cells = first
+        if cells and cells[0].startswith("\u00ef\u00bb\u00bf"):  # ï»¿: the UTF-8 byte-order mark read as Windows-1252
+            raise CsvFileError(f"the file starts with 'ï»¿', a UTF-8 byte-order mark decoded as Windows-1252: its text "
+                               f"was decoded twice and accented letters are mangled; {MOJIBAKE_FIX}")
         header = [c.strip().lower() for c in cells]
         problems = []
         if "" in header:
