@@ -91,3 +91,10 @@ def test_schema_sql_prints_mariadb_ddl(app):
     assert "ENGINE" not in result.output or "InnoDB" in result.output
     assert "ENUM('0','1','off','on','false','true','no','yes')" in result.output
     assert "trunkline_schema_version" in result.output
+
+
+def test_e911_resolve_reads_a_caller_id_typed_in_other_digits(run):
+    for caller_id in ("(２０４) ５５５-１２０２", "٢٠٤٥٥٥١٢٠٢"):
+        result = run("e911", "resolve", "--trunk", "ACME/main", "--caller-id", caller_id, "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["number"] == "+12045551202"
