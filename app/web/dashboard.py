@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import calls as app_calls
+from app.call_health import call_problems
 from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
@@ -179,6 +180,7 @@ class DashboardView(AdminIndexView):
         stale_calls = start_rollup_refresh(traffic["freshness"])
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
                            unresolved_calls=e911_unresolved_calls(session), e911_calls=recent_e911_calls(session),
+                           call_problems=call_problems(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic,
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import service_codes
+from app.call_health import call_problems
 from app.db import Session
 from app.e911 import resolve_e911
 from app.errors import DomainError, E911Unresolved
@@ -165,6 +166,7 @@ def client_page(client: Client) -> dict:
                                           .options(joinedload(PhoneNumber.carrier)).order_by(PhoneNumber.e164).limit(200)))
     trunk_names = {t.id: t.name for t in client.trunks}
     return {"trunk_rows": trunk_rows, "client_numbers": client_numbers, "number_count": count, "trunk_names": trunk_names,
+            "call_problems": call_problems(session, client),
             "e911_ok": all(r["ok"] for r in trunk_rows) and bool(trunk_rows), "display": display}
 
 
