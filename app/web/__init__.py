@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask, redirect, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
@@ -14,11 +12,9 @@ from app.web.security import csp_nonce, csrf, init_security, login_manager
 
 def init_web(app: Flask) -> None:
     """Attach sign-in, CSRF protection, security headers and the admin views to the app."""
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE", False))
-    app.config.setdefault("SESSION_COOKIE_NAME", "trunkline_session")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("FLASK_ADMIN_SWATCH", "default")
     csrf.init_app(app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, g
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from app.db import Session
 from app.errors import ValidationError
@@ -96,4 +96,9 @@ class UserView(ServiceModelView):
             users.update(Session(), model, web_actor("form"), role=form.role.data, active=form.active.data,
                          password=form.password.data or None)
 
-        return form_write(form, write) is not FAILED
+        if form_write(form, write) is FAILED:
+            return False
+        if model.id == current_user.id:
+            # Your own password changed: every other session of yours ended; this browser gets a fresh cookie.
+            login_user(model)
+        return True
