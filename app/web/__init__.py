@@ -5,9 +5,19 @@ from __future__ import annotations
 from flask import Flask, redirect, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
+from markupsafe import Markup
 
 from app.web.auth import bp as auth_bp
+from app.web.errors import init_errors
 from app.web.security import csp_nonce, csrf, init_security, login_manager
+
+
+def code_spans(text: str) -> Markup:
+    """Text with its `backticked` parts shown as code (the rest escaped)."""
+    parts = str(text or "").split("`")
+    if len(parts) % 2 == 0:  # an unmatched backtick: show the text as it is
+        return Markup.escape(text)
+    return Markup("").join(Markup("<code>{}</code>").format(p) if i % 2 else Markup.escape(p) for i, p in enumerate(parts))
 
 
 def init_web(app: Flask) -> None:
@@ -17,6 +27,7 @@ def init_web(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE", False))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("FLASK_ADMIN_SWATCH", "default")
+    app.jinja_env.filters["code_spans"] = code_spans
     csrf.init_app(app)
     login_manager.init_app(app)
     init_security(app)
@@ -31,6 +42,7 @@ def init_web(app: Flask) -> None:
     from app.web.views.csv_page import too_large
 
     app.register_error_handler(413, too_large)
+    init_errors(app)
     app.extensions["trunkline_admin"] = admin
 
     @app.get("/")

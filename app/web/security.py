@@ -21,7 +21,7 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to continue."
 
 # Endpoints reachable without signing in, and writes a viewer may still make (signing in and out).
-PUBLIC_ENDPOINTS = {"auth.login", "admin.static", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "admin.static", "static", "favicon"}
 WRITES_ANY_ROLE = {"auth.login", "auth.logout"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

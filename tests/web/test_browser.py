@@ -62,7 +62,7 @@ def live_server(tmp_path):
     Session.remove()
     Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "TESTING": False,
-                      "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads")})
+                      "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads"), "ONCE_DIR": str(tmp_path / "once")})
     engine = app.extensions["trunkline_engine"]
     with OrmSession(engine) as db:
         load(db)

@@ -8,7 +8,7 @@ from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder
 
 
 def register_views(admin: Admin) -> None:
-    from app.web.views.admin_views import AuditView, UserView
+    from app.web.views.admin_views import AuditView, ShownOnceView, UserView
     from app.web.views.csv_page import ImportExportView
     from app.web.views.porting import PortOrderView
     from app.web.views.telecom import CarrierView, ClientView, NodeView, NumberView, TrunkView
@@ -22,3 +22,4 @@ def register_views(admin: Admin) -> None:
     admin.add_view(ImportExportView(name="Import / export", endpoint="csv", url="/admin/csv"))
     admin.add_view(AuditView(AuditEntry, name="Audit log", endpoint="audit"))
     admin.add_view(UserView(User, name="Users", endpoint="user"))
+    admin.add_view(ShownOnceView(name="Password", endpoint="shown_once", url="/admin/shown-once"))

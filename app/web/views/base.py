@@ -19,6 +19,7 @@ from wtforms.fields.core import UnboundField
 from app import projection
 from app.db import Session
 from app.errors import DomainError, ValidationError
+from app.web import once
 from app.web.security import web_actor
 
 # View methods that change data (or show a secret): only writers reach them, whatever the HTTP method.
@@ -208,10 +209,10 @@ class ServiceModelView(SignedInView):
         flash(f"{len(models)} record(s) deleted.", "success")
 
     def _secret_once(self, response):
-        """After a save that generated a password: show it once instead of redirecting."""
+        """After a save that generated a password: redirect to the page that shows it once (never render it from the POST)."""
         secret = g.pop("tl_secret", None)
         if secret is not None and getattr(response, "status_code", 200) in (301, 302, 303):
-            return self.render("trunkline/secret_once.html", secret=secret, return_url=response.location)
+            return show_once({**secret, "return_url": response.location})
         return response
 
     @expose("/new/", methods=("GET", "POST"))
@@ -221,6 +222,12 @@ class ServiceModelView(SignedInView):
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
         return self._secret_once(super().edit_view())
+
+
+def show_once(payload: dict):
+    """Keep a secret for the show-once page and redirect there (303: the browser follows with a GET)."""
+    once.put(payload)
+    return redirect(url_for("shown_once.index"), 303)
 
 
 def link(url: str, text: str) -> Markup:
