@@ -7,6 +7,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from markupsafe import Markup
 
+from app.web import labels
 from app.web.auth import bp as auth_bp
 from app.web.errors import init_errors
 from app.web.security import csp_nonce, csrf, init_security, login_manager
@@ -28,6 +29,7 @@ def init_web(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("FLASK_ADMIN_SWATCH", "default")
     app.jinja_env.filters["code_spans"] = code_spans
+    app.jinja_env.globals["labels"] = labels  # plain words for stored codes, in every template
     csrf.init_app(app)
     login_manager.init_app(app)
     init_security(app)

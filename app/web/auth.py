@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 from app.db import Session
 from app.services import users
 
-bp = Blueprint("auth", __name__, template_folder="templates")
+bp = Blueprint("auth", __name__, template_folder="templates", static_folder="static", static_url_path="/tl-static")
 
 
 class SignInForm(FlaskForm):

@@ -220,11 +220,12 @@ def test_sysadmin_day_in_the_browser(page, live_server):
     page.fill("#due_date", "2026-12-15")
     page.fill("#numbers", "204-555-1411")
     save(page)
-    assert "pending" in page.inner_text("#tl-port-status")
+    assert "Pending" in page.inner_text("#tl-port-status")
     shot(page, "07-port-order")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Move 1 number to carrier telus now?"
     page.click("#tl-port-complete")
     page.wait_for_load_state("networkidle")
-    assert page.inner_text("#tl-port-status").strip() == "completed"
+    assert page.inner_text("#tl-port-status").strip() == "Completed"
     assert "1 number(s) now held by telus" in text(page)
     shot(page, "08-port-order-completed")
     with OrmSession(live_server["engine"]) as db:
@@ -252,7 +253,7 @@ def test_list_actions_work_under_the_content_security_policy(page, live_server):
     sign_in(page, base)
     page.goto(f"{base}/admin/number/?search=604-555-3403")
     page.once("dialog", lambda dialog: dialog.accept())
-    page.click("form.icon button[title='Delete Record']")
+    page.click("form.icon button[title='Delete number (604) 555-3403']")
     page.wait_for_load_state("networkidle")
     assert "Record was successfully deleted" in text(page)
     page.goto(f"{base}/admin/carrier/new/")

@@ -176,7 +176,7 @@ def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
 def test_client_page_shows_node_dns_trunks_numbers_and_coverage(as_role, web):
     client = clients.get(web, "ACME")
     page = re.sub(r"\s+", " ", as_role("viewer").get(f"/admin/client/details/?id={client.id}").text)
-    assert "cl-ovh-bhs7 — 192.0.2.21" in page
+    assert "cl-ovh-bhs7</a> — 192.0.2.21" in page and f'href="/admin/node/details/?id={client.node_id}"' in page
     assert "acme.trunk.example.net" in page
     assert "every trunk resolves" in page
     assert "main" in page and "branch" in page

@@ -52,7 +52,8 @@ class AuditView(SignedInView):
                          "summary": lambda v, c, m, n: audit_view.entry_html(m)}
     list_template = "trunkline/audit_list.html"
     page_size = 50
-    can_export = False
+    column_export_list = ["at", "actor", "channel", "action", "entity", "entity_key", "summary", "before", "after"]
+    column_formatters_export = {"at": lambda v, c, m, n: audit_view.when(m)}
 
     def search_placeholder(self):
         return "Name, number, account code, e-mail or words"

@@ -10,6 +10,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.helpers import get_form_data
+from flask_admin.model.template import DeleteRowAction
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -118,9 +119,28 @@ class SignedInView(ModelView):
         response = super()._handle_view(name, **kwargs)
         if response is not None:
             return response
+        if name in ("details_view", "edit_view") and request.method == "GET":
+            # A record that does not exist (deleted, or a wrong link) is a 404 page, not a bounce to the list.
+            pk = request.args.get("id")
+            if pk is not None and self.get_one(pk) is None:
+                abort(404)
         if name in WRITE_VIEWS and not self.may_write():
             abort(403)
         return None
+
+
+class NamedDeleteRowAction(DeleteRowAction):
+    """The list's delete button, asking a question that names the record (see ServiceModelView.delete_question)."""
+
+    def render(self, context, row_id, row):
+        view = context.resolve("admin_view")
+        delete_form = context.resolve("delete_form")
+        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}">{id}{url}{csrf}'
+                      '<button type="submit" title="{title}"><span class="fa fa-trash glyphicon glyphicon-trash"></span></button>'
+                      "</form>").format(action=view.get_url(".delete_view"), question=view.delete_question(row),
+                                        id=delete_form.id(value=view.get_pk_value(row)), url=delete_form.url(value=context.resolve("return_url")),
+                                        csrf=delete_form.csrf_token if "csrf_token" in delete_form else "",
+                                        title=f"Delete {view.entity.replace('_', ' ')} {view.row_label(row)}")
 
 
 class ServiceModelView(SignedInView):
@@ -179,6 +199,17 @@ class ServiceModelView(SignedInView):
     def update_model(self, form, model):
         saved = form_write(form, lambda: self.service.save(Session(), self.form_values(form, model), web_actor("form"), model))
         return saved is not FAILED
+
+    def get_list_row_actions(self):
+        return [NamedDeleteRowAction() if isinstance(a, DeleteRowAction) else a for a in super().get_list_row_actions()]
+
+    def row_label(self, model) -> str:
+        """How people name the record (a number as (204) 555-1234, a trunk as ACME/main)."""
+        return str(model)
+
+    def delete_question(self, model) -> str:
+        """The confirmation the delete button asks, naming the record (views add what else it affects)."""
+        return f"Delete {self.entity.replace('_', ' ')} {self.row_label(model)}?"
 
     def delete_one(self, model, actor) -> None:
         self.service.delete(Session(), model, actor)

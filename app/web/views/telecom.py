@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, g, redirect, request
@@ -66,6 +67,13 @@ class CarrierView(ServiceModelView):
                       "dial_format": labels.choices(labels.FORMATS)}
     details_template = "trunkline/carrier_details.html"
 
+    def delete_question(self, model):
+        held = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.carrier_id == model.id)) or 0
+        if held:
+            return (f"Delete carrier {model.name}? It holds {held:,} number(s): the deletion will be refused until they are "
+                    "ported to another carrier.")
+        return f"Delete carrier {model.name}? Calls can no longer go through it."
+
     def search_placeholder(self):
         return "Carrier name or address"
 
@@ -102,6 +110,12 @@ class NodeView(ServiceModelView):
     column_formatters = {"client": lambda v, c, m, n: m.client.account_code if m.client else ""}
     details_template = "trunkline/node_details.html"
 
+    def delete_question(self, model):
+        served = Session().scalar(select(Client.account_code).where(Client.node_id == model.id))
+        if served:
+            return f"Delete node {model.name}? It serves client {served}: the deletion will be refused (replace the node instead)."
+        return f"Delete node {model.name} ({model.public_ip})?"
+
     def search_placeholder(self):
         return "Node name, IP address, DNS name or provider"
 
@@ -131,6 +145,9 @@ class ClientView(ServiceModelView):
     column_formatters = {"e911_number": lambda v, c, m, n: display(m.e911_number.e164) if m.e911_number else "",
                          "main_number": lambda v, c, m, n: display(m.main_number.e164) if m.main_number else ""}
     details_template = "trunkline/client_details.html"
+
+    def delete_question(self, model):
+        return f"Delete client {model.account_code} ({model.name})?"
 
     def get_query(self):
         return super().get_query().options(joinedload(Client.node))
@@ -260,6 +277,13 @@ class TrunkView(ServiceModelView):
     column_formatters_export = {"client": lambda v, c, m, n: m.client.account_code if m.client else "",
                                 "e911_number": lambda v, c, m, n: m.e911_number.e164 if m.e911_number else ""}
     details_template = "trunkline/trunk_details.html"
+
+    def delete_question(self, model):
+        count = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == model.id)) or 0
+        if count:
+            return (f"Delete trunk {model}? Its {count:,} number(s) still ring it, so the deletion will be refused: use "
+                    f"\"Delete this trunk and release its numbers\" on its page.")
+        return f"Delete trunk {model}?"
     column_details_exclude_list = ["password", "addresses", "numbers"]
 
     def get_query(self):
@@ -372,6 +396,13 @@ class NumberView(ServiceModelView):
                      "carrier.name": "Carrier", "client.account_code": "Client", "port_status": "Port status",
                      "e911_address": "E911 service address"}
     column_choices = {"port_status": labels.choices(labels.PORT_STATUS)}
+
+    def row_label(self, model):
+        return display(model.e164)
+
+    def delete_question(self, model):
+        owner = f" of client {model.client.account_code}" if model.client else ""
+        return f"Delete number {display(model.e164)}{owner}? Calls to it will no longer be routed."
     column_formatters = {"e164": _number_fmt,
                          "client": lambda v, c, m, n: m.client.account_code if m.client else "",
                          "trunk": lambda v, c, m, n: m.trunk.name if m.trunk else ""}
@@ -396,12 +427,49 @@ class NumberView(ServiceModelView):
         ids = [row[0] for row in query.with_entities(PhoneNumber.id).limit(page_size).offset((page or 0) * page_size)]
         return query.filter(PhoneNumber.id.in_(ids or [-1]))
 
+    # The list's "Export" keeps the import format of numbers.csv (docs/csv.md), so a filtered export imports as it is.
+    EXPORT_NAMES = {"e164": "number", "carrier": "carrier", "client": "client", "trunk": "trunk", "e911_registered": "e911_registered",
+                    "e911_address": "e911_address", "port_status": "port_status", "port_target_carrier": "port_target_carrier"}
+
+    def get_export_columns(self):
+        return [(name, self.EXPORT_NAMES[name]) for name in self.column_export_list]
+
+    def get_export_value(self, model, name):
+        """Codes, not words: the export is an import file (yes/no, port status codes, names and account codes)."""
+        if name == "e911_registered":
+            return "yes" if model.e911_registered else "no"
+        if name in ("carrier", "port_target_carrier"):
+            carrier = getattr(model, name)
+            return carrier.name if carrier else ""
+        if name in self.column_formatters_export:
+            return self.column_formatters_export[name](self, None, model, name)
+        value = getattr(model, name)
+        return "" if value is None else value
+
+    def get_export_name(self, export_type="csv"):
+        return f"numbers-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.{export_type}"
+
+    @staticmethod
+    def search_pattern(search: str) -> str | None:
+        """The LIKE pattern on e164 for what was typed: any part of a number, in any spelling.
+
+        `204-555-1234`, `1 204 555 1234`, `+1204555` match from the start (indexed); fewer digits without the country
+        code (`1234`, `555-124`, `(204)`) match anywhere in the number. Digits of any script count (`１２３４`).
+        No digit at all: None (nothing matches, rather than a scan).
+        """
+        digits = "".join(str(unicodedata.decimal(ch)) for ch in search if ch.isdecimal())
+        if not digits:
+            return None
+        typed = search.strip()
+        if typed.startswith("+") or len(digits) == 11 and digits.startswith("1"):
+            return f"+{digits if digits.startswith('1') else '1' + digits}%"  # a number written with its country code
+        if len(digits) >= 10:
+            return f"+1{digits[:10]}%"
+        return f"%{digits}%"
+
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        """Digits typed (any spelling) become an indexed prefix match on +1...; no digits match nothing rather than scanning."""
-        digits = "".join(ch for ch in search if ch.isdigit())
-        if digits.startswith("1"):  # the country code: no NANP area code starts with 1
-            digits = digits[1:]
-        pattern = f"+1{digits}%" if digits else "-"
+        """Any part of a number (see search_pattern); text without digits matches nothing."""
+        pattern = self.search_pattern(search) or "-"
         query = query.filter(PhoneNumber.e164.like(pattern))
         if count_query is not None:
             count_query = count_query.filter(PhoneNumber.e164.like(pattern))
