@@ -203,8 +203,10 @@ def _batches(reader: CsvReader, result: ImportResult, keys: KeyTracker) -> Itera
 
 
 def _key(reader: CsvReader, row: Row, result: ImportResult, keys: KeyTracker) -> str | None:
-    if row.problem:
-        result.errors.append(RowError(row.line, "", row.problem))
+    if row.problem or row.cell_problems:
+        if row.problem:
+            result.errors.append(RowError(row.line, "", row.problem))
+        result.errors += [RowError(row.line, column, reason) for column, reason in row.cell_problems]
         return None
     try:
         (e164,) = reader.spec.key(row.cells)

@@ -58,7 +58,7 @@ class KindSpec:
         """The normalised natural key of a row (case-insensitive, like the database); raises KeyCellError."""
         parts = []
         for column, parse in self.key_parsers.items():
-            value = cells.get(column)
+            value = F.normalise(cells.get(column))
             if F.blank(value):
                 raise KeyCellError(column, "is required")
             try:

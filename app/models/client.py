@@ -15,6 +15,8 @@ class Client(Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
         CheckConstraint("max_channels >= 0", name="max_channels"),
+        # An active client's trunks and numbers carry calls through its node: no node, no calls.
+        CheckConstraint("status <> 'active' OR node_id IS NOT NULL", name="active_needs_node"),
         # The default E911 number and the main number must be numbers of this client.
         ForeignKeyConstraint(
             ["e911_number_id", "id"], ["phone_numbers.id", "phone_numbers.client_id"],

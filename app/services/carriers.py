@@ -52,6 +52,9 @@ def _check(session: Session, values: dict, carrier: Carrier | None) -> None:
         for name in ("username", "password"):
             if not values.get(name):
                 errors.setdefault(name, []).append("is required when the carrier authenticates by registration")
+    no_host = F.needs_host(values["signalling_addresses"], "the carrier")
+    if no_host:
+        errors.setdefault("signalling_addresses", []).append(no_host)
     if carrier is not None and carrier.provides_911 and not values["provides_911"]:
         registered = session.scalar(select(func.count()).select_from(PhoneNumber).where(
             PhoneNumber.carrier_id == carrier.id, PhoneNumber.e911_registered.is_(True)))
@@ -74,6 +77,11 @@ def save(session: Session, data: Mapping, actor: Actor, carrier: Carrier | None 
     if carrier is not None:
         values = {**{k: getattr(carrier, k) for k in FIELDS}, **values}
     if values["auth_mode"] == "ip":
+        typed = [name for name in ("username", "password") if not F.blank(data.get(name))]
+        if typed:
+            message = ("is not used: this carrier is identified by its IP addresses (auth ip); leave it empty, "
+                       "or choose auth register if the carrier wants us to register with these credentials")
+            raise ValidationError({name: [message] for name in typed})
         values["username"] = values["password"] = None
     _check(session, values, carrier)
     old_endpoint = carrier.endpoint_id if carrier is not None else None

@@ -51,6 +51,11 @@ def _resolve(session: Session, values: dict, client: Client | None) -> dict:
             if node.client is not None and node.client is not client:
                 raise F.FieldError(f"node {node.name} already serves client {node.client.account_code} (one client per node)")
         out["node_id"] = node.id if node else None
+        if node is None and values["status"] == "active":
+            # No node, no calls: its trunks and numbers would be projected with nowhere to ring.
+            raise F.FieldError("an active client needs its client-facing node (without one its trunks and numbers "
+                               "cannot place or receive calls): choose the node, or set the status to suspended "
+                               "until the node exists")
     except F.FieldError as exc:
         errors.setdefault("node", []).append(str(exc))
     for field in ("e911_number", "main_number"):

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import joinedload
 
+from app.call_health import call_problems
 from app.db import Session
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
@@ -149,6 +150,7 @@ class DashboardView(AdminIndexView):
         providers, provider_warnings = nodes_by_provider(session)
         traffic = calls(session, client=client_filter, carrier=carrier_filter)
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
+                           call_problems=call_problems(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic, draining=draining_nodes(session),
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
                            client_filter=client_filter, carrier_filter=carrier_filter,

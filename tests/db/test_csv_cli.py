@@ -114,7 +114,7 @@ def test_large_files_show_a_progress_bar_on_stderr(run, tmp_path):
 def test_export_to_stdout_and_to_a_file_round_trips(run, seeded, tmp_path):
     result = run("export", "numbers")
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == "number,carrier,client,trunk,e911_registered,e911_address,port_status,port_target_carrier"
+    assert result.stdout.splitlines()[0] == "\ufeffnumber,carrier,client,trunk,e911_registered,e911_address,port_status,port_target_carrier"
     assert "+16045553402,thinq,INITECH,hq,no,,port_in_pending,telus" in result.stdout.splitlines()
     out = tmp_path / "trunks.csv"
     result = run("export", "trunks", "--out", str(out))
@@ -159,6 +159,6 @@ def test_export_to_a_reader_that_stops_early_ends_quietly(tmp_path):
     export.stdout.close()  # the reader goes away with 20,000 rows still to come
     stderr = export.stderr.read().decode()
     export.wait(timeout=60)
-    assert first.startswith(b"number,carrier,")
+    assert first.startswith(b"\xef\xbb\xbfnumber,carrier,")  # the UTF-8 BOM Excel needs
     assert export.returncode == 1
     assert stderr == "", stderr

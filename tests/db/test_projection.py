@@ -82,7 +82,8 @@ def test_e911_rows_are_the_cascade(seeded):
 
 
 def test_unresolvable_trunk_gets_an_explicit_unresolved_row(seeded):
-    clients.save(seeded, {"name": "New Co", "account_code": "NEWCO"}, ACTOR)
+    nodes.save(seeded, {"name": "cl-newco", "role": "client", "public_ip": "192.0.2.98", "hosting_provider": "OVHcloud"}, ACTOR)
+    clients.save(seeded, {"name": "New Co", "account_code": "NEWCO", "node": "cl-newco"}, ACTOR)
     t, _ = trunks.save(seeded, {"client": "NEWCO", "name": "pbx", "source_addresses": "198.18.40.1"}, ACTOR)
     apply_pending(seeded)
     assert value(seeded, "tl-e911", f"{t.id}*default") == "unresolved||carrier-telus||10"

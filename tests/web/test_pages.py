@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.projection.names import RT_E911
-from app.services import carriers, clients, numbers, trunks
+from app.services import carriers, clients, nodes, numbers, trunks
 from app.services.audit import SYSTEM
 from tests.web.scenarios import CARRIER_FORM, NUMBER_FORM, TRUNK_FORM, audit_count, last_audit
 
@@ -162,7 +162,8 @@ def test_trunk_page_shows_numbers_e911_preview_and_registration(as_role, web):
 
 
 def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
-    client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE"}, SYSTEM)
+    nodes.save(web, {"name": "cl-nine", "role": "client", "public_ip": "192.0.2.97", "hosting_provider": "Vultr"}, SYSTEM)
+    client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE", "node": "cl-nine"}, SYSTEM)
     trunk, _ = trunks.save(web, {"client": "NINE", "name": "main", "source_addresses": "198.18.99.1"},
                            SYSTEM)
     web.commit()

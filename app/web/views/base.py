@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any
 
@@ -114,6 +115,14 @@ class SignedInView(ModelView):
 
     def is_action_allowed(self, name: str) -> bool:
         return self.may_write() and super().is_action_allowed(name)
+
+    def _export_csv(self, return_url):
+        # The list exports start with a UTF-8 byte-order mark, like every CSV export (app.csvio.exporter).
+        response = super()._export_csv(return_url)
+        if hasattr(response, "response"):
+            response.response = itertools.chain(["\ufeff"], response.response)
+            response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        return response
 
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)

@@ -11,6 +11,7 @@ from flask_admin import expose
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.call_health import call_problems
 from app.db import Session
 from app.e911 import resolve_e911
 from app.errors import DomainError, E911Unresolved
@@ -217,6 +218,7 @@ def client_page(client: Client) -> dict:
     trunk_names = {t.id: t.name for t in client.trunks}
     return {"trunk_rows": trunk_rows, "client_numbers": client_numbers, "number_count": count, "trunk_names": trunk_names,
             "replacements": past_replacements(session, client_key=client.account_code),
+            "call_problems": call_problems(session, client),
             "e911_ok": all(r["ok"] for r in trunk_rows) and bool(trunk_rows), "display": display}
 
 
