@@ -102,14 +102,13 @@ def entry_html(entry) -> Markup:
     """The summary line and the before/after table of one entry, for the list and the details page."""
     rows = changes(entry)
     out = Markup('<div class="tl-audit-summary">{}</div>').format(summary_line(entry))
-    if rows:
-        two = entry.before is not None and entry.after is not None
-        head = (Markup("<tr><th>Field</th><th>Before</th><th>After</th></tr>") if two
-                else Markup("<tr><th>Field</th><th>{}</th></tr>").format("Value" if entry.after else "Was"))
-        body = Markup("").join(
-            (Markup("<tr><td>{}</td><td>{}</td><td>{}</td></tr>").format(f, b, a) if two
-             else Markup("<tr><td>{}</td><td>{}</td></tr>").format(f, a or b)) for f, b, a in rows)
-        out += Markup('<table class="table table-sm tl-audit-diff mb-0">{}{}</table>').format(head, body)
+    if rows and entry.before is not None and entry.after is not None:
+        body = Markup("").join(Markup("<tr><td>{}</td><td>{}</td><td>{}</td></tr>").format(f, b, a) for f, b, a in rows)
+        out += Markup('<table class="table table-sm tl-audit-diff mb-0"><tr><th>Field</th><th>Before</th><th>After</th></tr>'
+                      "{}</table>").format(body)
+    elif rows:  # created or deleted: what it holds, on one compact line
+        out += Markup('<div class="tl-audit-values">{}</div>').format(
+            Markup("; ").join(Markup("<span>{}: <strong>{}</strong></span>").format(f, a or b) for f, b, a in rows))
     return out
 
 

@@ -213,6 +213,7 @@ def test_carrier_node_audit_and_error_pages_read_well(sync_playwright, live_serv
             assert not re.search(r"\d\d:\d\d:\d\d\.\d", body) and "_id" not in body
             assert no_sideways_scroll(tab), "the audit log scrolls sideways at 1366 px"
             shot(tab, "27-audit-log-1366")
+            tab.screenshot(path=str(ARTIFACTS / "27b-audit-log-1366-first-screen.png"))  # what fits on one laptop screen
 
             problems.clear()
             tab.goto(f"{base}/admin/trunk/details/?id=99999")

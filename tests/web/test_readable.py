@@ -129,6 +129,8 @@ def test_audit_log_is_readable(as_role, web, accounts):
     assert "web form" in text
     # A creation lists what was set, with names for references.
     assert "operator@example.test created node cl-new-1" in text
+    created = text.split("operator@example.test created node cl-new-1", 1)[1][:300]
+    assert "public IP: 192.0.2.99" in created and "hosting provider: Vultr" in created and "role: Faces one client" in created
 
 
 def test_audit_log_names_a_deleted_reference(as_role, web):
