@@ -276,6 +276,7 @@ def test_csv_import_preview_and_confirm_in_the_browser(page, live_server):
     from app.models import AuditEntry, PhoneNumber
 
     base = live_server["url"]
+    page.on("dialog", lambda dialog: dialog.accept())  # "Import numbers.csv (numbers) now: 2 created, 0 updated?"
     sign_in(page, base)
     page.click("a:has-text('Import / export')")
     page.wait_for_url(f"{base}/admin/csv/")
@@ -328,6 +329,7 @@ def test_csv_import_of_thousands_of_numbers_shows_progress_in_the_browser(page, 
     monkeypatch.setattr(csv_jobs.Job, "advance", slow_advance)
 
     base = live_server["url"]
+    page.on("dialog", lambda dialog: dialog.accept())  # the import's named confirmation
     sign_in(page, base)
     page.goto(f"{base}/admin/csv/")
     content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % n for n in range(2000, 8000))
