@@ -100,7 +100,7 @@ def test_new_user_walk_through(page, live_server):
     save(page)
     assert page.url.endswith("/admin/shown-once/")
     password = page.inner_text("#tl-secret-password").strip()
-    assert len(password) >= 16 and "shown only now" in text(page)
+    assert len(password) >= 16 and "shown only now" in text(page) and "Trunk ZETA/fax created" in text(page)
     shot(page, "20-walkthrough-trunk-password-once")
     page.reload()
     page.wait_for_load_state("networkidle")
