@@ -23,8 +23,8 @@ class Config:
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "500000"))
     # Largest request body (CSV uploads in the admin); bigger uploads get a plain 413 page.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "64")) * 1024 * 1024
-    IMPORT_UPLOAD_DIR = os.environ.get("IMPORT_UPLOAD_DIR")
-    ONCE_DIR = os.environ.get("ONCE_DIR")  # generated passwords waiting for their show-once page; default instance/once  # previews waiting for confirm; default instance/uploads
+    IMPORT_UPLOAD_DIR = os.environ.get("IMPORT_UPLOAD_DIR")  # previews waiting for confirm; default instance/uploads
+    ONCE_DIR = os.environ.get("ONCE_DIR")  # generated passwords waiting for their show-once page; default instance/once
     # Nodes' manager interface (AMI): after a commit the admin tells live nodes to expire cached
     # endpoints at once (app.node_push); `flask node render` writes the matching manager.conf. Empty: off.
     AMI_SECRET = os.environ.get("TRUNKLINE_AMI_SECRET", "")

@@ -95,6 +95,11 @@ class UserView(ServiceModelView):
     column_searchable_list = ["email"]
     column_filters = ["role", "active"]
     column_default_sort = "email"
+    column_labels = {"email": "E-mail address", "created_at": "Created at (UTC)", "last_sign_in_at": "Last sign-in (UTC)"}
+    column_choices = {"role": labels.choices(labels.USER_ROLES)}
+
+    def search_placeholder(self):
+        return "E-mail address"
 
     def is_accessible(self) -> bool:
         return current_user.is_authenticated and current_user.is_admin
