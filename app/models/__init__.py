@@ -4,11 +4,12 @@ from app.models.audit import AuditEntry
 from app.models.carrier import Carrier
 from app.models.client import Client
 from app.models.node import Node
+from app.models.node_account import NodeAccount
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
 from app.models.realtime import REALTIME_TABLES
 from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
-__all__ = ["AuditEntry", "Carrier", "Client", "Node", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES",
+__all__ = ["AuditEntry", "Carrier", "Client", "Node", "NodeAccount", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES",
            "SignInAttempt", "Trunk", "TrunkAddress", "User"]

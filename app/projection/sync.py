@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models.realtime import PROJECTED_TABLES, REALTIME_TABLES
 from app.projection import rows as R
+from app.projection import visibility
 from app.projection.names import RT_E911, RT_NUMBER, RT_ROUTE
 
 _PENDING = "tl_projection_scope"
@@ -124,6 +125,7 @@ def _desired(session: Session, scope: Scope) -> R.Rows:
     for part in parts:
         for table, table_rows in part.items():
             rows[table].update(table_rows)
+    visibility.stamp(session, rows)  # who may read each row: its tl_kind / tl_client
     return rows
 
 

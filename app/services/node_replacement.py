@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, ValidationError
 from app.models import Client, Node
 from app.services import clients as client_service
+from app.services import node_accounts
 from app.services import nodes as node_service
 from app.services.audit import Actor, record
 
@@ -26,6 +27,8 @@ class Replacement:
     old_ip: str
     new_ip: str
     steps: list[str] = field(default_factory=list)
+    db_user: str | None = None  # the new node's database account (MariaDB), its password shown once
+    db_password: str | None = None
 
 
 def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) -> Replacement:
@@ -48,6 +51,10 @@ def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) 
     new, _ = node_service.save(session, {**values, "dns_name": dns_name or ""}, actor)
     client_service.save(session, {"node": new}, actor, client)
     node_service.save(session, {"state": "draining"}, actor, old)
+    db_user = db_password = None
+    if node_accounts.supported(session):
+        account, db_password = node_accounts.ensure(session, new, actor, host=data.get("db_host") or None)
+        db_user = account.db_user
     record(session, actor, "replace_node", "client", client.account_code, {"node": old.name, "public_ip": old_ip},
            {"node": new.name, "public_ip": new.public_ip}, summary=f"moved from {old.name} to {new.name}")
     steps = []
@@ -57,7 +64,12 @@ def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) 
         steps.append(f"DNS: the client's PBX reaches the node by address; tell the client to use {new.public_ip} instead of {old_ip}.")
     carrier_nodes = [n.name for n in session.scalars(
         select(Node).where(Node.role == "carrier", Node.state.in_(("active", "draining"))).order_by(Node.name))]
-    steps.append(f"Render and deploy the new node: `flask --app wsgi node render {new.name} --out DIR`, copy the Asterisk files "
+    if db_user:
+        steps.append(f"Database: the new node connects as {db_user} (from {new.public_ip}) with the password shown once on this page; "
+                     f"keep it in a file readable only by you and pass it to `node render --db-password-file`. {old.name}'s "
+                     "account stays until it is retired.")
+    steps.append(f"Render and deploy the new node: `flask --app wsgi node render {new.name} --out DIR --db-password-file FILE`, "
+                 "copy the Asterisk files "
                  f"and the nftables rule set to the VM at {new.public_ip}, load the rule set and start Asterisk. Its rule set "
                  "already admits the client's trunk addresses and the carrier-facing nodes.")
     if carrier_nodes:
@@ -66,4 +78,4 @@ def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) 
                      "from the realtime tables and need no file change.")
     steps.append(f"When the DNS change has propagated and no calls use {old.name}, set it to retired, re-render the carrier-facing "
                  f"nodes once more (to drop {old_ip}) and delete its VM.")
-    return Replacement(client, old, new, dns_name, old_ip, new.public_ip, steps)
+    return Replacement(client, old, new, dns_name, old_ip, new.public_ip, steps, db_user, db_password)
