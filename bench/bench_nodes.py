@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.models.realtime import asterisk_columns  # noqa: E402
 from tests.e2e import data  # noqa: E402
 from tests.e2e.harness import MARIADB_URL, SIP_PORT, UAC_PORT, Platform  # noqa: E402
 from tests.e2e.sipp import uac_scenario  # noqa: E402
@@ -47,7 +48,8 @@ def static_transform(platform: Platform, node: str, etc: Path) -> None:
     with engine.connect() as conn:
         sections = []
         for table, kind in PJSIP_TYPES:
-            for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings():
+            columns = ", ".join(f"`{c}`" for c in asterisk_columns(table))  # not Trunkline's own tl_* columns
+            for row in conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY id")).mappings():
                 lines = [f"[{row['id']}]", f"type = {kind}"]
                 lines += [f"{k} = {v}" for k, v in row.items() if k != "id" and v is not None and v != ""]
                 sections.append("\n".join(lines))

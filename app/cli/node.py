@@ -41,7 +41,7 @@ def register(app: Flask) -> None:
         account, password = node_accounts.ensure(session, node, cli_actor(), host=host, rotate=rotate)
         Session.commit()
         if as_json:
-            click.echo(json.dumps({"user": account.db_user, "password": password, "host": account.host}))
+            click.echo(json.dumps({"user": account.db_user, "password": password}))
         else:
             click.echo(f"user:     {account.db_user}")
             click.echo(f"host:     {account.host}")
