@@ -15,7 +15,7 @@ from app.errors import DomainError, E911Unresolved
 from app.models import Carrier, Client, Node, PhoneNumber, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.numbering import display
-from app.services import carriers, clients, nodes, numbers, trunks
+from app.services import carriers, clients, node_accounts, nodes, numbers, trunks
 from app.services.audit import record
 from app.services.node_replacement import replace_node
 from app.web import forms
@@ -73,17 +73,45 @@ class CarrierView(ServiceModelView):
         return reveal_secret(self, model, model.name, model.username, model.password)
 
 
+def _account_fmt(view, context, model, name):
+    """Whether the node's own database account exists (asked of MariaDB on the details page)."""
+    account = model.account
+    if account is None:
+        if not node_accounts.supported(Session()):
+            return "none (SQLite has no database accounts)"
+        return "none: create it with `flask --app wsgi node account " + model.name + "`"
+    if name == "db_account_check":
+        exists = node_accounts.exists_in_database(Session(), account)
+        if exists is False:
+            return f"MISSING: {account} is recorded, but MariaDB has no such account (the node cannot connect)"
+        return f"exists: {account}" + ("" if exists else " (not checked: no access to mysql.user)")
+    return f"exists: {account}"
+
+
+def _rotated_fmt(view, context, model, name):
+    account = model.account
+    return f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" if account is not None else ""
+
+
 class NodeView(ServiceModelView):
     service = nodes
     entity = "node"
     form_class = forms.NodeForm
-    column_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client"]
+    column_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client",
+                   "db_account"]
+    column_details_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client",
+                           "db_account_check", "db_password_rotated"]
+    column_formatters = {"db_account": _account_fmt, "db_account_check": _account_fmt, "db_password_rotated": _rotated_fmt}
     column_export_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state"]
     column_searchable_list = ["name", "public_ip", "dns_name", "hosting_provider"]
     column_filters = ["role", "hosting_provider", "region", "state"]
     column_sortable_list = ["name", "role", "public_ip", "hosting_provider", "region", "state"]
     column_default_sort = "name"
-    column_labels = {"public_ip": "Public IP", "dns_name": "DNS name"}
+    column_labels = {"public_ip": "Public IP", "dns_name": "DNS name", "db_account": "Database account",
+                     "db_account_check": "Database account", "db_password_rotated": "Database password last rotated"}
+
+    def get_query(self):
+        return super().get_query().options(joinedload(Node.account))
 
 
 class ClientView(ServiceModelView):
