@@ -25,7 +25,7 @@ def test_every_projected_table_has_a_scoped_counterpart():
 def test_projected_tables_carry_the_scope_columns():
     for table in PROJECTED_TABLES:
         assert {SCOPE_KIND, SCOPE_CLIENT} <= set(REALTIME_TABLES[table].columns.keys())
-    assert "tl_node" in REALTIME_TABLES["cdr"].columns.keys()
+    assert "tl_node" in REALTIME_TABLES["cdr"].columns
 
 
 def test_every_kind_is_read_by_some_role_and_roles_never_share_credentials():
