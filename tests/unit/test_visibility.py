@@ -36,6 +36,13 @@ def test_every_kind_is_read_by_some_role_and_roles_never_share_credentials():
     assert all(V.SEES["client"][k] == V.OWN for k in (V.TRUNK, V.NUMBER, V.E911))
 
 
+def test_every_realtime_context_has_a_kind():
+    from app.projection.names import REALTIME_CONTEXTS
+
+    assert set(V.CONTEXT_KINDS) == set(REALTIME_CONTEXTS), "describe who reads the new context in visibility.CONTEXT_KINDS"
+    assert set(V.CONTEXT_KINDS.values()) <= set(V.KINDS)
+
+
 def test_the_condition_follows_the_description():
     condition = V.visibility_condition()
     assert "(n.role = 'client' AND (t.tl_kind IN ('carrier-node', 'route') OR (t.tl_kind IN ('e911', 'num', 'trunk') " \
