@@ -1,4 +1,5 @@
-"""EXPLAIN of the per-call queries a node runs through its scoped views (issue 11), on MariaDB.
+"""EXPLAIN of the per-call queries a node runs through its scoped views (issue 11), on MariaDB, and the
+time one such look-up takes through the view and on the bare table (same connection, interleaved).
 
 Builds a scratch database with the demo data, then, for one client node and one carrier node, runs
 EXPLAIN as an account that the views resolve to that node (EXPLAIN of a view needs SHOW VIEW and
@@ -8,7 +9,10 @@ mapped to the node in node_accounts exactly as the node's own account is). Print
 
 from __future__ import annotations
 
+import os
+import statistics
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -38,6 +42,23 @@ QUERIES = {
         "SELECT * FROM node_ps_endpoints WHERE id = 'carrier-telus'",
     ],
 }
+
+
+def timing(conn, role: str, rounds: int = 20, per_round: int = 500) -> None:
+    """Median microseconds per func_odbc look-up: through node_extensions vs the extensions table."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    sql = "SELECT appdata FROM {} WHERE context='tl-num' AND exten='+12045551201' AND priority=1"
+    samples: dict[str, list[float]] = {"node_extensions": [], "extensions": []}
+    for _ in range(rounds):
+        for table in samples:  # interleaved: machine load hits both alike
+            start = time.perf_counter()
+            for _ in range(per_round):
+                cursor.execute(sql.format(table))
+                cursor.fetchall()
+            samples[table].append((time.perf_counter() - start) / per_round * 1e6)
+    view, table = statistics.median(samples["node_extensions"]), statistics.median(samples["extensions"])
+    print(f"\n[{role} node] one tl-num look-up, median of {rounds} x {per_round}: through the view {view:.0f} us, "
+          f"bare table {table:.0f} us (ratio {table / view:.2f}); load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> int:
@@ -77,6 +98,7 @@ def main() -> int:
                         values = dict(zip(cols, row, strict=True))
                         print("  " + " | ".join(str(values[c]) for c in wanted))
                     print("  rows returned:", len(conn.execute(text(query)).all()))
+                timing(conn, role)
             node_engine.dispose()
         engine.dispose()
     finally:

@@ -22,6 +22,10 @@ class NodeAccount(Base):
     host: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
     rotated_at: Mapped[datetime] = mapped_column(DateTime, default=utc_now)
+    # Derived from the domain by the projection (app.projection.visibility.refresh_accounts): the node's
+    # role while it is live (else NULL: it reads nothing) and its active client's account code.
+    role: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     node = relationship("Node", back_populates="account")
 

@@ -57,6 +57,7 @@ def apply_pending(session: Session) -> dict[str, int]:
     if scope is None or scope.empty():
         return {}
     session.flush()
+    visibility.refresh_accounts(session)  # a node's role or client may have changed
     return _apply(session, _diff(session, scope))
 
 
@@ -82,6 +83,7 @@ def rebuild(session: Session) -> dict[str, int]:
     """Regenerate every projected realtime row; returns counts of inserted/updated/deleted rows."""
     session.info.pop(_PENDING, None)
     session.flush()
+    visibility.refresh_accounts(session)
     return _apply(session, _diff(session, Scope(everything=True)))
 
 
@@ -96,7 +98,7 @@ def drift(session: Session) -> list[str]:
             cols = ", ".join(f"{c}={have.get(c)!r} (expected {want.get(c)!r})" for c in want if want.get(c) != have.get(c))
             lines.append(f"{table} {_fmt_key(key)}: differs: {cols}")
         lines += [f"{table} {_fmt_key(k)}: unexpected row" for k in sorted(extra, key=str)]
-    return lines
+    return lines + visibility.account_drift(session)
 
 
 def _fmt_key(key) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Client, Node, Trunk
+from app.models import Client, Node, NodeAccount, Trunk
 from app.models.realtime import CDR_NODE, PROJECTED_TABLES, SCOPE_CLIENT, SCOPE_KIND, asterisk_columns
 from app.projection.names import RT_E911, RT_NUMBER, RT_ROUTE, SEP
 
@@ -113,6 +113,50 @@ def stamp(session: Session, rows: dict[str, dict]) -> None:
             row[SCOPE_KIND], row[SCOPE_CLIENT] = scope
 
 
+# ---- the connecting node's role and client, kept on its account row ----
+# The views read them from node_accounts (one unique-key look-up by USER()) rather than joining nodes and
+# clients on every realtime query; the projection keeps them equal to the domain in the same transaction.
+def account_scopes(session: Session) -> dict[int, tuple[str | None, str | None]]:
+    """{account id: (role, client account code)} as the domain says now; (None, None) for a node that is not live."""
+    query = (select(NodeAccount.id, Node.role, Node.state, Client.account_code, Client.status)
+             .join(Node, NodeAccount.node_id == Node.id).outerjoin(Client, Client.node_id == Node.id))
+    scopes = {}
+    for account_id, role, state, account_code, status in session.execute(query):
+        if state not in LIVE_STATES:
+            scopes[account_id] = (None, None)
+        else:
+            scopes[account_id] = (role, account_code if role == "client" and status == "active" else None)
+    return scopes
+
+
+def refresh_accounts(session: Session) -> int:
+    """Bring every account's role and client in line with the domain; returns how many changed."""
+    changed = 0
+    wanted = account_scopes(session)
+    if not wanted:
+        return 0
+    for account in session.scalars(select(NodeAccount).where(NodeAccount.id.in_(list(wanted)))):
+        role, client = wanted[account.id]
+        if (account.role, account.client) != (role, client):
+            account.role, account.client = role, client
+            changed += 1
+    if changed:
+        session.flush()
+    return changed
+
+
+def account_drift(session: Session) -> list[str]:
+    """One line per account whose role or client differs from the domain (for `realtime verify`)."""
+    wanted = account_scopes(session)
+    lines = []
+    for account in session.scalars(select(NodeAccount).order_by(NodeAccount.db_user)):
+        role, client = wanted.get(account.id, (None, None))
+        if (account.role, account.client) != (role, client):
+            lines.append(f"node_accounts {account.db_user}: differs: role={account.role!r}, client={account.client!r} "
+                         f"(expected {role!r}, {client!r})")
+    return lines
+
+
 # ---- the SQL objects ----
 def _quote(name: str) -> str:
     return f"`{name}`"
@@ -122,8 +166,8 @@ def _literal_list(values) -> str:
     return ", ".join(f"'{v}'" for v in sorted(values))
 
 
-def visibility_condition(row_alias: str = "t", node_alias: str = "n", client_alias: str = "c") -> str:
-    """The SQL condition, generated from SEES, under which node `n` (serving client `c`) reads row `t`."""
+def visibility_condition(row_alias: str = "t", account_alias: str = "a") -> str:
+    """The SQL condition, generated from SEES, under which the node of account `a` reads row `t`."""
     terms = []
     for role, kinds in sorted(SEES.items()):
         anyone = [k for k, scope in kinds.items() if scope == ANY]
@@ -133,17 +177,15 @@ def visibility_condition(row_alias: str = "t", node_alias: str = "n", client_ali
             parts.append(f"{row_alias}.{SCOPE_KIND} IN ({_literal_list(anyone)})")
         if own:
             parts.append(f"({row_alias}.{SCOPE_KIND} IN ({_literal_list(own)}) "
-                         f"AND {row_alias}.{SCOPE_CLIENT} = {client_alias}.account_code)")
-        terms.append(f"({node_alias}.role = '{role}' AND ({' OR '.join(parts)}))")
+                         f"AND {row_alias}.{SCOPE_CLIENT} = {account_alias}.client)")
+        terms.append(f"({account_alias}.role = '{role}' AND ({' OR '.join(parts)}))")
     return " OR ".join(terms)
 
 
-def _connecting_node(node_alias: str = "n", client_alias: str = "c") -> str:
-    # USER() is the account that logged in (user@client-host); only its user part is ours. MariaDB
-    # checked the host when the node connected.
-    return (f"JOIN node_accounts a ON a.db_user = SUBSTRING_INDEX(USER(), '@', 1) "
-            f"JOIN nodes {node_alias} ON {node_alias}.id = a.node_id AND {node_alias}.state IN ({_literal_list(LIVE_STATES)}) "
-            f"LEFT JOIN clients {client_alias} ON {client_alias}.node_id = {node_alias}.id AND {client_alias}.status = 'active'")
+def _connecting_node() -> str:
+    # USER() is the account that logged in (user@client-host); only its user part is ours (MariaDB checked
+    # the host when the node connected). Its row carries the node's role and client (refresh_accounts).
+    return "JOIN node_accounts a ON a.db_user = SUBSTRING_INDEX(USER(), '@', 1)"
 
 
 def view_sql(table: str) -> str:

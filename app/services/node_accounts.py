@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.db import utc_now
 from app.errors import Conflict, ValidationError
 from app.models import Node, NodeAccount
+from app.projection import visibility
 from app.projection.visibility import grant_objects
 from app.services.audit import Actor, record
 
@@ -108,6 +109,8 @@ def ensure(session: Session, node: Node, actor: Actor, *, host: str | None = Non
         session.info.setdefault(_ON_ROLLBACK, []).append((engine, f"DROP USER IF EXISTS {who}"))
         account = NodeAccount(node_id=node.id, db_user=user, host=host, created_at=utc_now(), rotated_at=utc_now())
         session.add(account)
+        session.flush()
+        visibility.refresh_accounts(session)  # its role and client, which the scoped views read
         record(session, actor, "create", ENTITY, node.name, None, {"user": user, "host": host},
                summary=f"database account {user}@{host} created for node {node.name}")
     else:

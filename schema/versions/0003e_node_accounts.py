@@ -33,6 +33,8 @@ def upgrade() -> None:
     sa.Column('host', sa.String(length=255), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('rotated_at', sa.DateTime(), nullable=False),
+    sa.Column('role', sa.String(length=8), nullable=True),
+    sa.Column('client', sa.String(length=20), nullable=True),
     sa.ForeignKeyConstraint(['node_id'], ['nodes.id'], name=op.f('fk_node_accounts_node_id_nodes'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_node_accounts')),
     sa.UniqueConstraint('db_user', name=op.f('uq_node_accounts_db_user')),

@@ -264,6 +264,16 @@ def test_retire_delete_and_replace_handle_the_accounts_audited(platform_db):
         result = replace_node(session, client, {"name": "cl-new-9", "public_ip": "192.0.2.99"}, ACTOR)
         session.commit()
         assert result.db_user == f"{url.rsplit('/', 1)[1]}.cl-new-9" and len(result.db_password) >= 24
+        # The new node reads INITECH's rows at once; the drained node none of them any more.
+        new_account = (result.db_user, result.db_password)
+        with engine.connect() as conn:
+            conn.execute(text(f"RENAME USER '{result.db_user}'@'192.0.2.99' TO '{result.db_user}'@'{HOST}'"))  # to connect from here
+        assert any(k.startswith("trunk-INITECH-") for k in read_as(url, new_account, "ps_endpoints"))
+        assert not any(k.startswith("trunk-INITECH-") for k in read_as(url, passwords[old.name], "ps_endpoints"))
+        assert any(k.startswith("node-cn-") for k in read_as(url, passwords[old.name], "ps_endpoints"))
+        with engine.connect() as conn:
+            conn.execute(text(f"RENAME USER '{result.db_user}'@'{HOST}' TO '{result.db_user}'@'192.0.2.99'"))
+        assert drift(session) == []
         assert _mysql_users(engine, result.db_user) == ["192.0.2.99"]
         assert session.scalar(select(NodeAccount).where(NodeAccount.db_user == result.db_user)).host == "192.0.2.99"
         # Retiring the drained node drops its account, after the commit.
@@ -293,3 +303,21 @@ def test_retire_delete_and_replace_handle_the_accounts_audited(platform_db):
         assert _mysql_users(engine, rolled.db_user) == []
         trunk = session.scalar(select(Trunk).join(Client).where(Client.account_code == "INITECH"))
         assert trunk is not None
+
+
+def test_an_accounts_role_and_client_are_derived_and_checked_by_verify(platform_db):
+    engine, url, passwords = platform_db
+    user = passwords["cl-vultr-tor3"][0]
+    with OrmSession(engine) as session:
+        account = session.scalar(select(NodeAccount).where(NodeAccount.db_user == user))
+        assert (account.role, account.client) == ("client", "GLOBEX")
+        account.client = "ACME"  # as if someone edited the row by hand
+        session.commit()
+        assert f"node_accounts {user}: differs: role='client', client='ACME' (expected 'client', 'GLOBEX')" in drift(session)
+        assert not any(k.startswith("trunk-GLOBEX-") for k in read_as(url, passwords["cl-vultr-tor3"], "ps_endpoints"))
+        from app.projection import rebuild
+
+        rebuild(session)
+        session.commit()
+        assert drift(session) == []
+    assert any(k.startswith("trunk-GLOBEX-") for k in read_as(url, passwords["cl-vultr-tor3"], "ps_endpoints"))

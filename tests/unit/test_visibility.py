@@ -45,6 +45,6 @@ def test_every_realtime_context_has_a_kind():
 
 def test_the_condition_follows_the_description():
     condition = V.visibility_condition()
-    assert "(n.role = 'client' AND (t.tl_kind IN ('carrier-node', 'route') OR (t.tl_kind IN ('e911', 'num', 'trunk') " \
-           "AND t.tl_client = c.account_code)))" in condition
-    assert "(n.role = 'carrier' AND (t.tl_kind IN ('carrier', 'client-node', 'num')))" in condition
+    assert "(a.role = 'client' AND (t.tl_kind IN ('carrier-node', 'route') OR (t.tl_kind IN ('e911', 'num', 'trunk') " \
+           "AND t.tl_client = a.client)))" in condition
+    assert "(a.role = 'carrier' AND (t.tl_kind IN ('carrier', 'client-node', 'num')))" in condition
