@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.migrations import upgrade  # noqa: E402
 from app.models import Node, NodeAccount  # noqa: E402
+from app.projection.visibility import refresh_accounts  # noqa: E402
 from tests.e2e.harness import MARIADB_URL  # noqa: E402
 
 QUERIES = {
@@ -85,6 +86,8 @@ def main() -> int:
                 session.query(NodeAccount).delete()
                 node = session.scalar(select(Node).where(Node.name == node_name))
                 session.add(NodeAccount(node_id=node.id, db_user=user, host="127.0.0.%"))
+                session.flush()
+                refresh_accounts(session)  # its role and client, as the projection keeps them
                 session.commit()
             node_engine = create_engine(f"mysql+mysqldb://{user}@127.0.0.1:3306/{name}")
             with node_engine.connect() as conn:
