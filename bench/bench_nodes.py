@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -75,6 +75,22 @@ def static_transform(platform: Platform, node: str, etc: Path) -> None:
     ext.write_text(text_)
     (etc / "sorcery.conf").write_text("; static baseline: every object from pjsip.conf\n")
     (etc / "extconfig.conf").write_text("[settings]\n")
+
+
+def full_tables_transform(platform: Platform, node: str, etc: Path) -> None:
+    """Control set-up (mode odbc-full): the realtime odbc node as it was before per-node accounts, reading
+    the full tables as the admin's account (root here). Only for comparing the cost of the scoped views."""
+    admin = make_url(MARIADB_URL)
+    for name, pairs in (("res_odbc.conf", [(r"^username => .*$", f"username => {admin.username}"),
+                                           (r"^password => .*$", f"password => {admin.password or ''}")]),
+                        ("odbc.ini", [(r"^User = .*$", f"User = {admin.username}"), (r"^Password = .*$", f"Password = {admin.password or ''}")]),
+                        ("extconfig.conf", [(r",node_(\w+)$", r",\1")]),
+                        ("func_odbc.conf", [(r"FROM node_extensions ", "FROM extensions ")])):
+        path = etc / name
+        content = path.read_text()
+        for pattern, repl in pairs:
+            content = re.sub(pattern, repl, content, flags=re.M)
+        path.write_text(content)
 
 
 def com_select() -> int:
@@ -138,13 +154,17 @@ def _failed_calls(stat: Path) -> int:
 def run(label: str, rates: list[int], seconds: int, hold_ms: int) -> tuple[int, list[dict]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-nodes-{label}-"))
     static = label == "static"
-    platform = Platform(workdir, trace=False, verbose=False, lookup="switch" if static else label,
-                        transform=static_transform if static else None)
+    transform = static_transform if static else full_tables_transform if label == "odbc-full" else None
+    platform = Platform(workdir, trace=False, verbose=False, lookup="switch" if static else label.split("-")[0],
+                        transform=transform)
     results = []
     try:
         platform.start()
-        print(f"  {label:7s} nodes connect as their own accounts, reading the scoped views: "
-              + ", ".join(f"{n}={u}" for n, u in platform.node_accounts.items()), flush=True)
+        if label != "odbc-full":
+            print(f"  {label:7s} nodes connect as their own accounts, reading the scoped views: "
+                  + ", ".join(f"{n}={u}" for n, u in platform.node_accounts.items()), flush=True)
+        else:
+            print(f"  {label:7s} control: nodes read the full tables as the admin account (before issue 11)", flush=True)
         load(platform, 10, 2, hold_ms)  # warm-up: caches, ODBC pool, qualify
         best = 0
         for rate in rates:
@@ -167,7 +187,8 @@ def main() -> int:
     parser.add_argument("--rates", default="25,50,75,100,125,150,175,200,250,300", help="Calls per second to step through.")
     parser.add_argument("--seconds", type=int, default=10, help="Length of each step.")
     parser.add_argument("--hold-ms", type=int, default=500, help="How long each answered call lasts.")
-    parser.add_argument("--modes", default="switch,odbc,static", help="Set-ups to run (switch, odbc, static).")
+    parser.add_argument("--modes", default="switch,odbc,static",
+                        help="Set-ups to run (switch, odbc, static; odbc-full: odbc on the full tables as the admin, a control).")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     modes = args.modes.split(",")
