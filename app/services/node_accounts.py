@@ -161,6 +161,8 @@ def _run_pending(session: Session, key: str) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # SQLAlchemy calls this for a released savepoint too: the outer transaction may still roll back
     session.info.pop(_ON_ROLLBACK, None)
     _run_pending(session, _AFTER_COMMIT)
 

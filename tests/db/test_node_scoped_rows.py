@@ -321,3 +321,21 @@ def test_an_accounts_role_and_client_are_derived_and_checked_by_verify(platform_
         session.commit()
         assert drift(session) == []
     assert any(k.startswith("trunk-GLOBEX-") for k in read_as(url, passwords["cl-vultr-tor3"], "ps_endpoints"))
+
+
+def test_retiring_a_node_by_csv_import_drops_its_account(platform_db):
+    from tests.db.csv_support import run_import
+
+    engine, url, passwords = platform_db
+    user = passwords["cn-vultr-tor1"][0]
+    csv_text = "name,role,public_ip,hosting_provider,state\ncn-vultr-tor1,carrier,192.0.2.12,Vultr,retired\n"
+    with OrmSession(engine) as session:
+        run_import(session, "nodes", csv_text, dry_run=True)
+        session.rollback()
+        assert _mysql_users(engine, user) == [HOST]  # a dry run changes nothing
+        run_import(session, "nodes", csv_text)
+        session.commit()
+        assert session.scalar(select(NodeAccount).where(NodeAccount.db_user == user)) is None
+        assert ("delete", "cn-vultr-tor1") in session.execute(select(AuditEntry.action, AuditEntry.entity_key).where(
+            AuditEntry.entity == "node_account")).all()
+    assert _mysql_users(engine, user) == []
