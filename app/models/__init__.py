@@ -6,11 +6,12 @@ from app.models.calls import CallRollup, CallRollupState
 from app.models.carrier import Carrier
 from app.models.client import Client
 from app.models.node import Node
+from app.models.node_account import NodeAccount
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
 from app.models.realtime import REALTIME_TABLES
 from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
-__all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "E911Call", "Node", "PhoneNumber",
-           "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk", "TrunkAddress", "User"]
+__all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "E911Call", "Node", "NodeAccount",
+           "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk", "TrunkAddress", "User"]

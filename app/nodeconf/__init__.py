@@ -32,6 +32,7 @@ from app.projection.names import (
     SEP,
 )
 from app.projection.rows import LIVE_NODE_STATES
+from app.projection.visibility import SCOPED
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk_realtime" / "templates"
 
@@ -179,7 +180,7 @@ def node_context(session: Session, node_name: str, settings: NodeSettings) -> di
                 "num": RT_NUMBER, "route": RT_ROUTE, "e911": RT_E911},
         "sep": SEP, "list_sep": LIST_SEP, "carrier_header": CARRIER_HEADER, "account_header": ACCOUNT_HEADER,
         "uncapped_header": UNCAPPED_HEADER, "call_header": CALL_HEADER,
-        "self_endpoint": node.endpoint_id, "ami_user": AMI_USER,
+        "self_endpoint": node.endpoint_id, "ami_user": AMI_USER, "scoped": SCOPED,
         "ami_permit": [str(ipaddress.ip_network(n)) for n in settings.admin_networks] or ["127.0.0.1/32"],
         "management_ports": sorted(set(settings.admin_ports) | ({settings.ami_port} if settings.ami_secret else set())),
     }

@@ -12,6 +12,7 @@ from sqlalchemy.types import LargeBinary
 
 from app.models.realtime import PROJECTED_TABLES, REALTIME_TABLES
 from app.projection import rows as R
+from app.projection import visibility
 from app.projection.names import RT_E911, RT_NUMBER, RT_ROUTE
 
 _PENDING = "tl_projection_scope"
@@ -57,6 +58,7 @@ def apply_pending(session: Session) -> dict[str, int]:
     if scope is None or scope.empty():
         return {}
     session.flush()
+    visibility.refresh_accounts(session)  # a node's role or client may have changed
     return _apply(session, _diff(session, scope))
 
 
@@ -82,6 +84,7 @@ def rebuild(session: Session) -> dict[str, int]:
     """Regenerate every projected realtime row; returns counts of inserted/updated/deleted rows."""
     session.info.pop(_PENDING, None)
     session.flush()
+    visibility.refresh_accounts(session)
     return _apply(session, _diff(session, Scope(everything=True)))
 
 
@@ -96,7 +99,7 @@ def drift(session: Session) -> list[str]:
             cols = ", ".join(f"{c}={have.get(c)!r} (expected {want.get(c)!r})" for c in want if want.get(c) != have.get(c))
             lines.append(f"{table} {_fmt_key(key)}: differs: {cols}")
         lines += [f"{table} {_fmt_key(k)}: unexpected row" for k in sorted(extra, key=str)]
-    return non_ascii(session) + lines
+    return non_ascii(session) + lines + visibility.account_drift(session)
 
 
 def _not_ascii(session: Session, column):
@@ -162,6 +165,7 @@ def _desired(session: Session, scope: Scope) -> R.Rows:
     for part in parts:
         for table, table_rows in part.items():
             rows[table].update(table_rows)
+    visibility.stamp(session, rows)  # who may read each row: its tl_kind / tl_client
     return rows
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, ValidationError
 from app.models import AuditEntry, Client, Node
 from app.services import clients as client_service
+from app.services import node_accounts
 from app.services import nodes as node_service
 from app.services.audit import Actor, record
 
@@ -27,6 +28,8 @@ class Replacement:
     old_ip: str
     new_ip: str
     steps: list[str] = field(default_factory=list)
+    db_user: str | None = None  # the new node's database account (MariaDB), its password shown once
+    db_password: str | None = None
 
 
 def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) -> Replacement:
@@ -49,14 +52,19 @@ def replace_node(session: Session, client: Client, data: Mapping, actor: Actor) 
     new, _ = node_service.save(session, {**values, "dns_name": dns_name or ""}, actor)
     client_service.save(session, {"node": new}, actor, client)
     node_service.save(session, {"state": "draining"}, actor, old)
+    db_user = db_password = None
+    if node_accounts.supported(session):
+        account, db_password = node_accounts.ensure(session, new, actor, host=data.get("db_host") or None)
+        db_user = account.db_user
     record(session, actor, "replace_node", "client", client.account_code, {"node": old.name, "public_ip": old_ip},
            {"node": new.name, "public_ip": new.public_ip},
            summary=f"moved from {old.name} to {new.name}" + (f"; DNS name {dns_name} moved with it" if dns_name else ""))
-    steps = checklist(session, dns_name, old.name, old_ip, new.name, new.public_ip)
-    return Replacement(client, old, new, dns_name, old_ip, new.public_ip, steps)
+    steps = checklist(session, dns_name, old.name, old_ip, new.name, new.public_ip, db_user)
+    return Replacement(client, old, new, dns_name, old_ip, new.public_ip, steps, db_user, db_password)
 
 
-def checklist(session: Session, dns_name: str | None, old_name: str, old_ip: str, new_name: str, new_ip: str) -> list[str]:
+def checklist(session: Session, dns_name: str | None, old_name: str, old_ip: str, new_name: str, new_ip: str,
+              db_user: str | None = None) -> list[str]:
     """What the sysadmin does by hand after a replacement: DNS, deploy the new node, carrier-facing nodes, retire the old one.
 
     Commands are between backticks (the admin shows them as code). Recomputed from the audit entry whenever the
@@ -69,7 +77,12 @@ def checklist(session: Session, dns_name: str | None, old_name: str, old_ip: str
         steps.append(f"DNS: the client's PBX reaches the node by address; tell the client to use {new_ip} instead of {old_ip}.")
     carrier_nodes = [n.name for n in session.scalars(
         select(Node).where(Node.role == "carrier", Node.state.in_(("active", "draining"))).order_by(Node.name))]
-    steps.append(f"Render and deploy the new node: `flask --app wsgi node render {new_name} --out DIR`, copy the Asterisk files "
+    if db_user:
+        steps.append(f"Database: the new node connects as {db_user} (from {new_ip}) with the password shown once when the "
+                     f"replacement was made; keep it in a file readable only by you and pass it to `node render "
+                     f"--db-password-file`. {old_name}'s account stays until it is retired.")
+    steps.append(f"Render and deploy the new node: `flask --app wsgi node render {new_name} --out DIR"
+                 f"{' --db-password-file FILE' if db_user else ''}`, copy the Asterisk files "
                  f"and the nftables rule set to the VM at {new_ip}, load the rule set and start Asterisk. Its rule set "
                  "already admits the client's trunk addresses and the carrier-facing nodes.")
     if carrier_nodes:
@@ -116,5 +129,6 @@ def past_replacements(session: Session, *, client_key: str | None = None, node_n
         out.append(PastReplacement(entry, entry.entity_key or "", client_id, before.get("node", "?"), before.get("public_ip", "?"),
                                    after.get("node", "?"), after.get("public_ip", "?"), dns_name,
                                    checklist(session, dns_name, before.get("node", "?"), before.get("public_ip", "?"),
-                                             after.get("node", "?"), after.get("public_ip", "?"))))
+                                             after.get("node", "?"), after.get("public_ip", "?"),
+                                             new.account.db_user if new is not None and new.account is not None else None)))
     return out

@@ -27,6 +27,9 @@ ROOT_SCRIPT = REPO / "scripts" / "asterisk_root.sh"
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql+mysqldb://root@127.0.0.1:3306")
 SIP_PORT = 5060
 UAC_PORT = 5070
+NODE_NAMES = ("cn1", "cl1", "cl2")
+RTP_RANGES = {"cn1": "20000-20999", "cl1": "21000-21999", "cl2": "22000-22999"}
+NODE_DB_HOST = "127.0.0.%"  # where the nodes (in the chroot, sharing the host's network) connect from
 
 
 class Unavailable(Exception):
@@ -234,6 +237,7 @@ class Platform:
         self._db_created = False
         self.ami_secret = uuid.uuid4().hex
         self._ami_env = os.environ.get("TRUNKLINE_AMI_SECRET")
+        self.node_accounts: dict[str, str] = {}  # node -> its own database user (made by `node account`)
 
     # ---- set-up ----
     def start(self) -> None:
@@ -246,7 +250,7 @@ class Platform:
         self._create_database()
         self._render()
         self._start_sipp()
-        for name in ("cn1", "cl1"):
+        for name in NODE_NAMES:
             node = AsteriskNode(name, self.root, f"{self.inner}/{name}")
             self.nodes[name] = node
             node.start()
@@ -282,10 +286,13 @@ class Platform:
         Session.configure(join_transaction_mode="conditional_savepoint")
         try:
             runner = app.test_cli_runner()
-            for name, rtp in (("cn1", "20000-20999"), ("cl1", "21000-21999")):
+            password_files = self._create_node_accounts(runner)
+            for name in NODE_NAMES:
+                rtp = RTP_RANGES[name]
                 inner = f"{self.inner}/{name}"
                 out = self.root / inner.lstrip("/") / "etc"
                 result = runner.invoke(args=["node", "render", name, "--out", str(out), "--db-url", self.db_url,
+                                             "--db-password-file", str(password_files[name]),
                                              "--etc-dir", f"{inner}/etc", "--state-dir", f"{inner}/state", "--rtp", rtp,
                                              "--admin-net", "127.0.0.0/8", "--lookup", self.lookup, "--ami-secret", self.ami_secret,
                                              *(["--verbose-log"] if self.verbose else [])])
@@ -296,6 +303,36 @@ class Platform:
         finally:
             Session.remove()
             Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
+
+    def _create_node_accounts(self, runner) -> dict[str, Path]:
+        """Each node's own database account, made with `node account NODE --host ... --json` as a sysadmin
+        would; its password goes to a 0600 file for `node render --db-password-file` and nowhere else."""
+        import json
+
+        secrets_dir = self.workdir / "node-secrets"
+        secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files = {}
+        for name in NODE_NAMES:
+            result = runner.invoke(args=["node", "account", name, "--host", NODE_DB_HOST, "--json"])
+            if result.exit_code != 0:
+                raise RuntimeError(f"node account {name} failed: {result.output}{result.exception!r}")
+            account = json.loads(result.stdout)
+            self.node_accounts[name] = account["user"]
+            path = secrets_dir / f"{name}.password"
+            path.touch(mode=0o600)
+            path.write_text(account["password"])
+            files[name] = path
+        return files
+
+    def _drop_node_accounts(self) -> None:
+        """Accounts belong to the server, not to the database: drop them with it."""
+        if not self.node_accounts:
+            return
+        admin = create_engine(MARIADB_URL)
+        with admin.connect() as conn:
+            for user in self.node_accounts.values():
+                conn.execute(text(f"DROP USER IF EXISTS '{user}'@'{NODE_DB_HOST}'"))
+        admin.dispose()
 
     def _start_sipp(self) -> None:
         sipp_dir = self.workdir / "sipp"
@@ -354,8 +391,8 @@ class Platform:
         self._qualify_all(timeout)
 
     def _qualify_all(self, timeout: float) -> None:
-        expect = {"cn1": ["node-cl1", "carrier-alpha", "carrier-bravo", "carrier-charlie"],
-                  "cl1": ["node-cn1", "trunk-ACME-main", "trunk-ACME-alt"]}
+        expect = {"cn1": ["node-cl1", "node-cl2", "carrier-alpha", "carrier-bravo", "carrier-charlie"],
+                  "cl1": ["node-cn1", "trunk-ACME-main", "trunk-ACME-alt"], "cl2": ["node-cn1", "trunk-BETA-main"]}
         deadline = time.monotonic() + timeout
         for name, endpoints in expect.items():
             for endpoint in endpoints:
@@ -436,7 +473,8 @@ class Platform:
 
     @staticmethod
     def _node_ip(node: str) -> str:
-        return {"cn1": data.CARRIER_NODE["public_ip"], "cl1": data.CLIENT_NODE["public_ip"]}[node]
+        return {"cn1": data.CARRIER_NODE["public_ip"], "cl1": data.CLIENT_NODE["public_ip"],
+                "cl2": data.CLIENT_NODE2["public_ip"]}[node]
 
     def diagnostics(self, lines: int = 40) -> str:
         """The last lines of each node's log, for assertion messages."""
@@ -465,6 +503,7 @@ class Platform:
             uas.stop()
         if self.engine is not None:
             self.engine.dispose()
+        self._drop_node_accounts()
         if self._db_created:
             admin = create_engine(MARIADB_URL)
             with admin.connect() as conn:

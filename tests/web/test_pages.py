@@ -271,6 +271,39 @@ def test_port_order_that_cannot_complete_moves_nothing(as_role, web):
     assert web.get(PortOrder, order.id).status == "pending"
 
 
+def _drop_mariadb_user(session, user, host):
+    from sqlalchemy import text
+
+    with session.get_bind().engine.connect() as conn:
+        conn.execute(text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+
+
+def test_node_page_says_whether_the_database_account_exists_and_when_it_was_rotated(as_role, web):
+    from app.services import node_accounts
+    from app.services.audit import SYSTEM
+
+    node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    b = as_role("viewer")
+    if not node_accounts.supported(web):
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert "Database account" in page and "none (SQLite has no database accounts)" in page
+        return
+    page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+    assert "none: create it with `flask --app wsgi node account cl-ovh-bhs7`" in page
+    account, _password = node_accounts.ensure(web, node, SYSTEM, host="127.0.0.%")
+    web.commit()
+    try:
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert f"exists: {account.db_user}@127.0.0.%" in page
+        assert f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" in page
+        assert f"exists: {account.db_user}@127.0.0.%" in b.get("/admin/node/").text
+        _drop_mariadb_user(web, account.db_user, "127.0.0.%")  # gone behind the platform's back
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert "MariaDB has no such account" in page
+    finally:
+        _drop_mariadb_user(web, account.db_user, "127.0.0.%")
+
+
 def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     client = clients.get(web, "ACME")
     b = as_role("operator")
@@ -286,11 +319,18 @@ def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
                                                                     "hosting_provider": "Vultr"})
     assert posted.status_code == 303  # redirect after POST: a refresh shows the checklist, it does not re-post
     checklist_url = posted.headers["Location"]
+    if web.get_bind().dialect.name != "sqlite":  # the new node's own database account: its password shown once first
+        user = web.execute(select(func.database())).scalar() + ".cl-vultr-tor9"
+        _drop_mariadb_user(web, user, "192.0.2.31")
+        once = b.get(checklist_url).text
+        assert f'id="tl-secret-username">{user}<' in once and 'id="tl-secret-password">' in once
+        assert "tl-secret-password" not in b.get(checklist_url).text  # shown once only
+        checklist_url = html_module.unescape(re.search(r'href="([^"]*/replacement/[^"]*)"', once).group(1))
     for _ in range(2):  # the page, then a refresh of it
         page = b.get(checklist_url)
         text = re.sub(r"\s+", " ", page.text)
         assert "change the A record of acme.trunk.example.net from 192.0.2.21 to 192.0.2.31" in text
-        assert "<code>flask --app wsgi node render cl-vultr-tor9 --out DIR</code>" in text and "`" not in text.split("tl-replacement-steps")[1]
+        assert "<code>flask --app wsgi node render cl-vultr-tor9 --out DIR" in text and "`" not in text.split("tl-replacement-steps")[1]
         assert "must now admit 192.0.2.31: cn-ovh-bhs1, cn-vultr-tor1" in text
     # Reachable later from the client page and from both nodes' pages.
     assert checklist_url in b.get(f"/admin/client/details/?id={client.id}").text

@@ -20,7 +20,7 @@ from app.errors import DomainError, E911Unresolved
 from app.models import Carrier, Client, Node, PhoneNumber, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.numbering import display
-from app.services import carriers, clients, nodes, numbers, trunks
+from app.services import carriers, clients, node_accounts, nodes, numbers, trunks
 from app.services.audit import record
 from app.services.node_replacement import past_replacements, replace_node
 from app.web import forms, labels
@@ -101,20 +101,45 @@ class CarrierView(ServiceModelView):
         return reveal_secret(self, model, model.name, model.username, model.password)
 
 
+def _account_fmt(view, context, model, name):
+    """Whether the node's own database account exists (asked of MariaDB on the details page)."""
+    account = model.account
+    if account is None:
+        if not node_accounts.supported(Session()):
+            return "none (SQLite has no database accounts)"
+        return "none: create it with `flask --app wsgi node account " + model.name + "`"
+    if name == "db_account_check":
+        exists = node_accounts.exists_in_database(Session(), account)
+        if exists is False:
+            return f"MISSING: {account} is recorded, but MariaDB has no such account (the node cannot connect)"
+        return f"exists: {account}" + ("" if exists else " (not checked: no access to mysql.user)")
+    return f"exists: {account}"
+
+
+def _rotated_fmt(view, context, model, name):
+    account = model.account
+    return f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" if account is not None else ""
+
+
 class NodeView(ServiceModelView):
     service = nodes
     entity = "node"
     form_class = forms.NodeForm
-    column_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client"]
+    column_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client",
+                   "db_account"]
+    column_details_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client",
+                           "db_account_check", "db_password_rotated"]
     column_export_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state"]
     column_searchable_list = ["name", "public_ip", "dns_name", "hosting_provider"]
     column_filters = ["role", "hosting_provider", "region", "state"]
     column_sortable_list = ["name", "role", "public_ip", "hosting_provider", "region", "state"]
     column_default_sort = "name"
     column_labels = {"public_ip": "Public IP", "dns_name": "DNS name", "sip_port": "SIP port", "hosting_provider": "Hosting provider",
-                     "role": "Faces", "client": "Client served"}
+                     "role": "Faces", "client": "Client served", "db_account": "Database account",
+                     "db_account_check": "Database account", "db_password_rotated": "Database password last rotated"}
     column_choices = {"role": labels.choices(labels.NODE_ROLES), "state": labels.choices(labels.NODE_STATES)}
-    column_formatters = {"client": lambda v, c, m, n: m.client.account_code if m.client else ""}
+    column_formatters = {"client": lambda v, c, m, n: m.client.account_code if m.client else "", "db_account": _account_fmt,
+                         "db_account_check": _account_fmt, "db_password_rotated": _rotated_fmt}
     details_template = "trunkline/node_details.html"
 
     def delete_question(self, model):
@@ -130,6 +155,9 @@ class NodeView(ServiceModelView):
         if template == self.details_template and kwargs.get("model") is not None:
             kwargs.update(node_page(kwargs["model"]))
         return super().render(template, **kwargs)
+
+    def get_query(self):
+        return super().get_query().options(joinedload(Node.account))
 
 
 class ClientView(ServiceModelView):
@@ -195,7 +223,11 @@ class ClientView(ServiceModelView):
                                                           web_actor("form")))
             if result is not FAILED:
                 # Redirect after POST: the checklist is a page of its own, which stays reachable from the client and node pages.
-                return redirect(self.get_url(".replacement_view", id=client.id), 303)
+                checklist_url = self.get_url(".replacement_view", id=client.id)
+                if result.db_password:  # the new node's database password: shown once, on a page of its own
+                    return show_once({"kind": "db", "label": f"database account of node {result.new_node.name}",
+                                      "username": result.db_user, "password": result.db_password, "return_url": checklist_url})
+                return redirect(checklist_url, 303)
         return self.render("trunkline/replace_node.html", client=client, form=form, result=None,
                            return_url=self.get_url(".details_view", id=client.id))
 
@@ -260,7 +292,9 @@ def node_page(node: Node) -> dict:
     calls = _calls_last_30_days(client=client.account_code) if client is not None else None
     address_count = sum(len(t.addresses) for t in client.trunks) if client is not None else 0
     return {"served": client, "projected": bool(projected), "calls": calls, "address_count": address_count,
-            "replacements": past_replacements(session, node_name=node.name), "labels": labels}
+            "replacements": past_replacements(session, node_name=node.name), "labels": labels,
+            "db_account": _account_fmt(None, None, node, "db_account_check"),
+            "db_rotated": _rotated_fmt(None, None, node, "db_password_rotated")}
 
 
 class TrunkView(ServiceModelView):
