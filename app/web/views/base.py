@@ -14,6 +14,7 @@ from flask_admin.helpers import get_form_data
 from flask_admin.model.template import DeleteRowAction
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.fields.core import UnboundField
@@ -142,14 +143,16 @@ class NamedDeleteRowAction(DeleteRowAction):
     """The list's delete button, asking a question that names the record (see ServiceModelView.delete_question)."""
 
     def render(self, context, row_id, row):
+        # Hidden inputs written directly: rendering WTForms fields for every row cost about 1 ms a row.
         view = context.resolve("admin_view")
-        delete_form = context.resolve("delete_form")
-        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}">{id}{url}{csrf}'
+        label = view.row_label(row)
+        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}">'
+                      '<input id="id" name="id" type="hidden" value="{pk}"><input id="url" name="url" type="hidden" value="{url}">'
+                      '<input id="csrf_token" name="csrf_token" type="hidden" value="{csrf}">'
                       '<button type="submit" title="{title}"><span class="fa fa-trash glyphicon glyphicon-trash"></span></button>'
                       "</form>").format(action=view.get_url(".delete_view"), question=view.delete_question(row),
-                                        id=delete_form.id(value=view.get_pk_value(row)), url=delete_form.url(value=context.resolve("return_url")),
-                                        csrf=delete_form.csrf_token if "csrf_token" in delete_form else "",
-                                        title=f"Delete {view.entity.replace('_', ' ')} {view.row_label(row)}")
+                                        pk=view.get_pk_value(row), url=context.resolve("return_url"), csrf=generate_csrf(),
+                                        title=f"Delete {view.entity.replace('_', ' ')} {label}")
 
 
 class ServiceModelView(SignedInView):
