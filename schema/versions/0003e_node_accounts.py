@@ -5,7 +5,7 @@ cdr.tl_node (stamped by a trigger); on MariaDB/MySQL the scoped views and the CD
 from app.projection.visibility. Existing realtime rows get their scope with `flask realtime rebuild`.
 
 Revision ID: 0003e
-Revises: 0003c
+Revises: 0003b
 Create Date: 2026-11-30 16:30:00
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0003e'
-down_revision = '0003c'
+down_revision = '0003b'
 branch_labels = None
 depends_on = None
 

@@ -210,10 +210,23 @@ def test_csv_credentials_for_an_ip_carrier_name_the_line_and_columns(seeded):
 
 # --- the migration: existing rows are repaired or named -------------------------------------------------
 
-def _load_demo_at_0002(url: str) -> None:
+def _before_0003c() -> str:
+    """The revision 0003c follows: the schema just before its repairs and constraints (the models fit it)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision("0003c").down_revision
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def _load_demo_before_0003c(url: str) -> None:
     from seeds.demo import load
 
-    upgrade(url, "0002")
+    upgrade(url, _before_0003c())
     engine = create_engine(url)
     with OrmSession(engine) as session:
         load(session)
@@ -251,21 +264,21 @@ def _migrate_and_check(url: str) -> None:
     engine.dispose()
     new = {"ck_phone_numbers_e164_ascii", "ck_clients_active_needs_node"}
     assert new <= _check_constraints(url)
-    command.downgrade(alembic_config(url), "0002")  # down and up again
-    assert current_revision(url) == "0002" and not new & _check_constraints(url)
+    command.downgrade(alembic_config(url), _before_0003c())  # down and up again
+    assert current_revision(url) == _before_0003c() and not new & _check_constraints(url)
     upgrade(url)
-    assert current_revision(url) == "0003c" and new <= _check_constraints(url)
+    assert current_revision(url) == _head() and new <= _check_constraints(url)
 
 
 def test_migration_repairs_non_ascii_numbers_and_names_nodeless_clients_sqlite(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    _load_demo_at_0002(url)
+    _load_demo_before_0003c(url)
     _migrate_and_check(url)
 
 
 def test_migration_stops_on_a_number_stored_twice_sqlite(tmp_path):
     url = f"sqlite:///{tmp_path / 'twice.db'}"
-    _load_demo_at_0002(url)
+    _load_demo_before_0003c(url)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE clients SET status = 'suspended' WHERE account_code = 'INITECH'"))
@@ -280,7 +293,7 @@ def test_migration_stops_on_a_number_stored_twice_sqlite(tmp_path):
 @pytest.mark.mariadb
 def test_migration_repairs_non_ascii_numbers_and_names_nodeless_clients_mariadb():
     with scratch_mariadb("trunkline_mig") as url:
-        _load_demo_at_0002(url)
+        _load_demo_before_0003c(url)
         _migrate_and_check(url)
 
 

@@ -36,8 +36,8 @@ def test_export_of_changed_settings_imports_as_it_is_and_restores_them(seeded):
     rows = {line.split(",")[0]: line for line in carrier_csv.splitlines()[1:]}
     assert rows["telus"].endswith(",711 988,+1code") and rows["bell"].endswith(",none,1code")
     assert rows["thinq"].endswith(",all,code")
-    assert client_csv.splitlines()[0].endswith(",blocked_service_codes")
-    assert any(line.startswith("Acme") and line.endswith(",211 411") for line in client_csv.splitlines()[1:]), client_csv
+    assert ",blocked_service_codes," in client_csv.splitlines()[0]
+    assert any(line.startswith("Acme") and ",211 411," in line for line in client_csv.splitlines()[1:]), client_csv
     for kind, text_ in (("carriers", carrier_csv), ("clients", client_csv)):
         result = run_import(seeded, kind, text_)
         assert result.ok and (result.created, result.updated) == (0, 0), result.errors

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 
 from app import node_push
 from app.models import Client
-from app.services import carriers, clients, numbers
+from app.services import carriers, clients, nodes, numbers
 from app.web.dashboard import e911_unresolved_calls
 from tests.e2e import data
 
@@ -254,10 +254,13 @@ def test_3_registering_pbx_911_resolves_at_the_number_level(platform, registered
 # ---- 0. an unresolved 911 call never presents another client's number ----
 @pytest.fixture
 def other_client(platform):
-    """Another client (no node of its own here) holding OTHER, registered for 911 at its own address."""
+    """Another client holding OTHER, registered for 911 at its own address; its node (an active client needs
+    one) is not started: only its data matters here."""
     with OrmSession(platform.engine) as session:
         if session.scalar(select(Client).where(Client.account_code == "OTHR")) is None:
-            clients.save(session, {"name": "Other E2E", "account_code": "OTHR"}, data.ACTOR)
+            nodes.save(session, dict(name="cl9", role="client", public_ip=data.ip(19), sip_port=5060,
+                                     hosting_provider="loopback"), data.ACTOR)
+            clients.save(session, {"name": "Other E2E", "account_code": "OTHR", "node": "cl9"}, data.ACTOR)
             numbers.save(session, {"number": OTHER, "carrier": "alpha", "client": "OTHR", "e911_registered": "yes",
                                    "e911_address": "9 Other St"}, data.ACTOR)
             clients.save(session, {"e911_number": OTHER, "main_number": OTHER}, data.ACTOR, clients.get(session, "OTHR"))

@@ -307,10 +307,13 @@ ADMIN_ONLY = {"user.create_view", "user.edit_view"}
 NO_AUDIT = {"csv.discard_view"}  # writes that change no data, so they leave no audit entry
 # POST routes that exist (Flask-Admin adds them to every view) but change nothing for anyone.
 DISABLED = {"audit.create_view", "audit.edit_view", "audit.delete_view", "audit.action_view", "port_order.edit_view",
-            "port_order.delete_view", "port_order.action_view", "user.delete_view", "user.action_view"} | {
-    f"{v}.ajax_update" for v in ("audit", "carrier", "node", "client", "trunk", "number", "port_order", "user")}
+            "port_order.delete_view", "port_order.action_view", "user.delete_view", "user.action_view",
+            "e911_call.create_view", "e911_call.edit_view", "e911_call.delete_view", "e911_call.action_view"} | {
+    f"{v}.ajax_update" for v in ("audit", "carrier", "node", "client", "trunk", "number", "port_order", "user", "e911_call")}
 DISABLED_URLS = {"audit.create_view": "/admin/audit/new/", "audit.edit_view": "/admin/audit/edit/?id=1",
                  "audit.delete_view": "/admin/audit/delete/", "audit.action_view": "/admin/audit/action/",
                  "port_order.edit_view": "/admin/port_order/edit/?id=1", "port_order.delete_view": "/admin/port_order/delete/",
                  "port_order.action_view": "/admin/port_order/action/", "user.delete_view": "/admin/user/delete/",
-                 "user.action_view": "/admin/user/action/"}
+                 "user.action_view": "/admin/user/action/", "e911_call.create_view": "/admin/e911_call/new/",
+                 "e911_call.edit_view": "/admin/e911_call/edit/?id=1", "e911_call.delete_view": "/admin/e911_call/delete/",
+                 "e911_call.action_view": "/admin/e911_call/action/"}

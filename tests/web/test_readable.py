@@ -11,6 +11,7 @@ import re
 import pytest
 from sqlalchemy import insert, select
 
+from app import calls
 from app.models import AuditEntry, Carrier, Node, PhoneNumber, PortOrder
 from app.models.realtime import REALTIME_TABLES
 from app.services import carriers, clients, nodes, numbers, porting, trunks
@@ -32,8 +33,10 @@ def test_carrier_page_says_formats_and_live_facts_in_plain_words(as_role, web):
     from datetime import datetime, timedelta
 
     recent = datetime.utcnow() - timedelta(days=1)
-    web.execute(insert(cdr), [{"start": recent, "channel": "PJSIP/carrier-telus-0001", "dstchannel": "PJSIP/trunk-ACME-main-0002",
-                               "accountcode": "ACME"} for _ in range(3)])
+    web.execute(insert(cdr), [{"start": recent, "channel": f"PJSIP/carrier-telus-0000000{i}",
+                               "dstchannel": f"PJSIP/trunk-ACME-main-0000001{i}", "accountcode": "ACME",
+                               "linkedid": f"cn1-1700000000.{i}"} for i in range(3)])
+    calls.refresh(web)  # the page counts calls from the call rollup (each call once)
     web.commit()
     telus = carriers.get(web, "telus")
     page = plain(as_role("viewer").get(f"/admin/carrier/details/?id={telus.id}"))
@@ -265,7 +268,9 @@ def test_dashboard_without_calls_says_so_instead_of_max_1(as_role, web):
 def test_dashboard_busiest_day_is_named(as_role, web):
     from datetime import datetime
 
-    web.execute(insert(REALTIME_TABLES["cdr"]), [{"start": datetime.utcnow(), "channel": "PJSIP/x", "accountcode": "ACME"}] * 4)
+    web.execute(insert(REALTIME_TABLES["cdr"]), [{"start": datetime.utcnow(), "channel": f"PJSIP/trunk-ACME-main-0000000{i}",
+                                                   "accountcode": "ACME", "linkedid": f"cl1-1700000000.{i}"} for i in range(4)])
+    calls.refresh(web)  # the dashboard reads the call rollup
     web.commit()
     page = as_role("viewer").get("/admin/").text
     assert "busiest: 4 calls" in page and "max 1" not in page

@@ -129,13 +129,14 @@ class SignedInView(ModelView):
         response = super()._handle_view(name, **kwargs)
         if response is not None:
             return response
+        # A role that may not write is refused first, whether or not the record exists (403, never 404).
+        if name in WRITE_VIEWS and not self.may_write():
+            abort(403)
         if name in ("details_view", "edit_view") and request.method == "GET":
             # A record that does not exist (deleted, or a wrong link) is a 404 page, not a bounce to the list.
             pk = request.args.get("id")
             if pk is not None and self.get_one(pk) is None:
                 abort(404)
-        if name in WRITE_VIEWS and not self.may_write():
-            abort(403)
         return None
 
 
