@@ -5,11 +5,12 @@ from app.models.calls import CallRollup, CallRollupState
 from app.models.carrier import Carrier
 from app.models.client import Client
 from app.models.node import Node
+from app.models.node_seen import NodeLastSeen
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
 from app.models.realtime import REALTIME_TABLES
 from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
-__all__ = ["AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "Node", "PhoneNumber", "PortOrder",
+__all__ = ["AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "Node", "NodeLastSeen", "PhoneNumber", "PortOrder",
            "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk", "TrunkAddress", "User"]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import joinedload
 
 from app import calls as app_calls
+from app import node_state
 from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
@@ -148,6 +149,7 @@ class DashboardView(AdminIndexView):
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic,
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
+                           live_nodes=node_state.dashboard_nodes(session),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,
                            client_codes=list(session.scalars(select(Client.account_code).order_by(Client.account_code))),
                            carrier_names=list(session.scalars(select(Carrier.name).order_by(Carrier.name))))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import abort, flash, g, redirect, request
 from flask_admin import expose
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import node_state
 from app.db import Session
 from app.e911 import resolve_e911
 from app.errors import DomainError, E911Unresolved
 from app.models import Carrier, Client, Node, PhoneNumber, Trunk
-from app.models.realtime import REALTIME_TABLES
 from app.numbering import display
 from app.services import carriers, clients, nodes, numbers, trunks
 from app.services.audit import record
@@ -67,6 +66,11 @@ class CarrierView(ServiceModelView):
         data["password"] = ""
         return data
 
+    def render(self, template, **kwargs):
+        if template == self.details_template and kwargs.get("model") is not None:
+            kwargs["carrier_live"] = node_state.carrier_live(Session(), kwargs["model"])  # live state, read over AMI
+        return super().render(template, **kwargs)
+
     @expose("/reveal/", methods=("POST",))
     def reveal_view(self):
         model = Session().get(Carrier, request.form.get("id", type=int) or 0) or abort(404)
@@ -84,6 +88,27 @@ class NodeView(ServiceModelView):
     column_sortable_list = ["name", "role", "public_ip", "hosting_provider", "region", "state"]
     column_default_sort = "name"
     column_labels = {"public_ip": "Public IP", "dns_name": "DNS name"}
+    details_template = "trunkline/node_details.html"
+    column_formatters = {"live": lambda v, c, m, n: _node_live_cell(m)}
+    column_list = column_list + ["live"]  # the node's live state (AMI), asked for the whole page at once in get_list
+
+    def get_list(self, *args, **kwargs):
+        count, data = super().get_list(*args, **kwargs)
+        g.tl_node_states = node_state.node_states(Session(), list(data))
+        return count, data
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and kwargs.get("model") is not None:
+            kwargs["node_live"] = node_state.node_live(Session(), kwargs["model"])  # live state, read over AMI
+        return super().render(template, **kwargs)
+
+
+def _node_live_cell(node: Node) -> Markup:
+    state = getattr(g, "tl_node_states", {}).get(node.id)
+    if state is None:
+        return Markup("")
+    text = node_state.node_summary(state)
+    return Markup('<span class="tl-bad">{}</span>').format(text) if state.state in ("unreachable", "waiting") else Markup("{}").format(text)
 
 
 class ClientView(ServiceModelView):
@@ -235,21 +260,6 @@ class TrunkView(ServiceModelView):
         return redirect(self.get_url(".index_view"))
 
 
-def registration_state(trunk: Trunk) -> list[dict]:
-    """The trunk's live registrations, read from ps_contacts (written by Asterisk)."""
-    contacts = REALTIME_TABLES["ps_contacts"]
-    rows = Session().execute(select(contacts).where(
-        (contacts.c.endpoint == trunk.endpoint_id) | (contacts.c.id.like(f"{trunk.endpoint_id};@%")))).mappings()
-    now = int(time.time())
-    out = []
-    for row in rows:
-        expires = row["expiration_time"]
-        out.append({"uri": row["uri"], "user_agent": row["user_agent"], "via": f"{row['via_addr'] or ''}:{row['via_port'] or ''}",
-                    "expires": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires)) if expires else "",
-                    "live": bool(expires and expires > now)})
-    return out
-
-
 def e911_preview(trunk: Trunk, caller_id: str | None) -> dict:
     """The plain-words answer to: where does a 911 call from this trunk with this caller ID go?"""
     shown = caller_id.strip() if caller_id else ""
@@ -264,7 +274,7 @@ def e911_preview(trunk: Trunk, caller_id: str | None) -> dict:
 
 
 def trunk_page(trunk: Trunk, caller_id: str | None) -> dict:
-    """What the trunk page shows: numbers, E911 preview and live registration state."""
+    """What the trunk page shows: numbers, E911 preview and live registration state (read from its node over AMI)."""
     session = Session()
     count = session.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == trunk.id))
     trunk_numbers = list(session.scalars(select(PhoneNumber).where(PhoneNumber.trunk_id == trunk.id)
@@ -274,7 +284,7 @@ def trunk_page(trunk: Trunk, caller_id: str | None) -> dict:
         unregistered = [n for n in trunk_numbers if not n.e911_registered]
         caller_id = display((unregistered or trunk_numbers)[0].e164)
     return {"trunk_numbers": trunk_numbers, "number_count": count, "preview": e911_preview(trunk, caller_id),
-            "registrations": registration_state(trunk), "display": display}
+            "live": node_state.trunk_live(session, trunk), "display": display}
 
 
 class NumberView(ServiceModelView):
