@@ -74,8 +74,8 @@ class Contact:
     user_agent: str
     source: str  # address:port the REGISTER came from (Via), "" for a static contact
     expires_at: int  # Unix time; 0 for a static contact
-    status: str  # Asterisk's label: Avail, Unavail, NonQual (not qualified), Unknown, Created, Removed
-    rtt_ms: float | None  # round-trip time of the last qualify (OPTIONS), when Avail
+    status: str  # AMI's label (pjsip_options.c status_map): Reachable, Unreachable, NonQualified, Unknown, Removed
+    rtt_ms: float | None  # round-trip time of the last qualify (OPTIONS), when Reachable
 
     @property
     def registered(self) -> bool:
@@ -274,6 +274,7 @@ def clear_cache() -> None:
     """Forget every cached answer (tests; and `TTL` is short anyway)."""
     with _lock:
         _cache.clear()
+        _inflight.clear()  # questions still running are not waited for (their answers are still stored)
 
 
 def _remember(session: OrmSession, states: dict[int, NodeState], nodes: dict[int, Node]) -> None:
@@ -373,11 +374,11 @@ def contact_sentence(contact: Contact, now: float | None = None) -> str:
 
 def reachability(contact: Contact) -> str:
     """The qualify result (OPTIONS pings) in words."""
-    if contact.status == "Avail":
+    if contact.status == "Reachable":
         return f"reachable (round trip {contact.rtt_ms:g} ms)" if contact.rtt_ms is not None else "reachable"
-    if contact.status == "Unavail":
+    if contact.status == "Unreachable":
         return "NOT reachable: it does not answer the node's OPTIONS pings"
-    if contact.status == "NonQual":
+    if contact.status == "NonQualified":
         return "not checked (qualify off)"
     return "not checked yet"
 
@@ -401,7 +402,7 @@ def trunk_live(session: OrmSession, trunk) -> dict:
     if trunk.auth_mode == "credentials":
         contacts = [c for c in contacts if c.registered]
     now = time.time()
-    rows = [(c, contact_sentence(c, now), c.status in ("Avail", "NonQual", "Unknown", "Created") and
+    rows = [(c, contact_sentence(c, now), c.status != "Unreachable" and
              (not c.registered or c.expires_at > now)) for c in contacts]
     return {"node": node, "state": state, "contacts": rows, "known": state.up, "age": int(max(0, now - state.checked_at)),
             "unknown_endpoint": state.up and trunk.endpoint_id in state.missing_endpoints}
@@ -454,7 +455,7 @@ def node_live(session: OrmSession, node: Node, state: NodeState | None = None) -
     if state.up:
         now = time.time()
         for endpoint, contacts in state.contacts.items():
-            sentences = [(contact_sentence(c, now), c.status in ("Avail", "NonQual")) for c in contacts]
+            sentences = [(contact_sentence(c, now), c.status in ("Reachable", "NonQualified")) for c in contacts]
             if not sentences:
                 sentences = [("not registered" if endpoint in registering else "no contact", False)]
             endpoints.append((labels.get(endpoint, endpoint), sentences))

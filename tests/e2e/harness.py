@@ -385,9 +385,10 @@ class Platform:
         target = f"{self._node_ip(node)}:{SIP_PORT}"
         return self._sipp_once(uac_scenario(dialled, caller, expect), source_ip, target, tag)
 
-    def register(self, source_ip: str, node: str, user: str, password: str, expect: tuple[int, ...]) -> CallResult:
+    def register(self, source_ip: str, node: str, user: str, password: str, expect: tuple[int, ...],
+                 user_agent: str | None = None) -> CallResult:
         target = f"{self._node_ip(node)}:{SIP_PORT}"
-        return self._sipp_once(register_scenario(user, password, expect), source_ip, target, "register")
+        return self._sipp_once(register_scenario(user, password, expect, user_agent), source_ip, target, "register")
 
     @staticmethod
     def _node_ip(node: str) -> str:

@@ -114,12 +114,13 @@ def test_a_blackholed_node_costs_a_page_the_short_wait_once_then_nothing(app, we
         web.execute(update(Node).values(state="retired"))
         web.execute(update(Node).where(Node.name == "cn-ovh-bhs1").values(state="active", public_ip="127.0.0.1"))
         web.commit()
+        b = as_role("viewer")  # signing in shows the dashboard once: forget what it asked
         node_state.clear_cache()
-        b = as_role("viewer")
         started = time.monotonic()
         first = text_of(b.get("/admin/"))
-        assert "cn-ovh-bhs1 carrier not answering: no answer within 0.35 s" in first
-        assert time.monotonic() - started < 5
+        panel = first[first.index(" Nodes cn-"):first.index(" Counts ")]
+        assert "cn-ovh-bhs1 carrier not answering: no answer within 0.35 s" in panel, panel
+        assert time.monotonic() - started < node_state.CONNECT_TIMEOUT  # the page did not wait for the timeout
         time.sleep(node_state.CONNECT_TIMEOUT + 0.3)  # the background question times out: unreachable, remembered
         second = text_of(b.get("/admin/"))
         assert "cn-ovh-bhs1 carrier unreachable: no answer from 127.0.0.1" in second
