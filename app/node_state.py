@@ -62,6 +62,7 @@ _pool = ThreadPoolExecutor(max_workers=node_push.PARALLEL_NODES, thread_name_pre
 _lock = threading.Lock()
 _cache: dict[tuple, NodeState] = {}  # (node id, host, port, endpoints) -> last answer
 _inflight: dict[tuple, Future] = {}
+_generation = [0]  # bumped by clear_cache: answers to questions asked before it are not stored
 
 
 @dataclass
@@ -244,7 +245,7 @@ def node_states(session: OrmSession, nodes: list[Node], wait_s: float = PAGE_WAI
             if future is None:
                 future = _pool.submit(_query, node.id, node.name, node.public_ip, port, secret, node.role, key[3])
                 _inflight[key] = future
-                future.add_done_callback(lambda f, key=key: _store(key, f))
+                future.add_done_callback(lambda f, key=key, gen=_generation[0]: _store(key, f, gen))
         futures[node.id] = future
     waited_for = [f for node_id, f in futures.items() if node_id not in known_down]
     if waited_for:
@@ -263,8 +264,10 @@ def node_states(session: OrmSession, nodes: list[Node], wait_s: float = PAGE_WAI
     return out
 
 
-def _store(key: tuple, future: Future) -> None:
+def _store(key: tuple, future: Future, generation: int) -> None:
     with _lock:
+        if generation != _generation[0]:
+            return
         _inflight.pop(key, None)
         if future.exception() is None:
             _cache[key] = future.result()
@@ -273,6 +276,7 @@ def _store(key: tuple, future: Future) -> None:
 def clear_cache() -> None:
     """Forget every cached answer (tests; and `TTL` is short anyway)."""
     with _lock:
+        _generation[0] += 1
         _cache.clear()
         _inflight.clear()  # questions still running are not waited for (their answers are still stored)
 
