@@ -59,7 +59,7 @@ SEEN_WRITE_EVERY = timedelta(seconds=60)  # node_last_seen is rewritten at most 
 log = logging.getLogger(__name__)
 _CHANNEL_RE = re.compile(r"^PJSIP/(?P<endpoint>.+)-[0-9a-f]{8}$")
 _pool = ThreadPoolExecutor(max_workers=node_push.PARALLEL_NODES, thread_name_prefix="node-state")
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a question answered at once runs its done-callback (_store) under it
 _cache: dict[tuple, NodeState] = {}  # (node id, host, port, endpoints) -> last answer
 _inflight: dict[tuple, Future] = {}
 _generation = [0]  # bumped by clear_cache: answers to questions asked before it are not stored
