@@ -1,10 +1,12 @@
 """Domain and realtime tables; importing this package registers every table on Base.metadata."""
 
+from app.models.alerts import AlertDelivery, E911Call
 from app.models.audit import AuditEntry
 from app.models.calls import CallRollup, CallRollupState
 from app.models.carrier import Carrier
 from app.models.client import Client
 from app.models.node import Node
+from app.models.node_account import NodeAccount
 from app.models.node_seen import NodeLastSeen
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
@@ -12,5 +14,6 @@ from app.models.realtime import REALTIME_TABLES
 from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
-__all__ = ["AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "Node", "NodeLastSeen", "PhoneNumber", "PortOrder",
-           "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk", "TrunkAddress", "User"]
+__all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "E911Call", "Node", "NodeAccount",
+           "NodeLastSeen", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk",
+           "TrunkAddress", "User"]

@@ -22,6 +22,8 @@ from app.projection.names import (
     RT_ROUTE,
     SEP,
 )
+from app.service_codes import DIAL_FORM_CODES
+from app.sip_uri import split_username
 
 Rows = dict[str, dict]  # table -> {key: row}
 
@@ -64,6 +66,10 @@ def carrier_endpoint_rows(carrier: Carrier, rows: Rows) -> None:
     ep = carrier.endpoint_id
     endpoint = {"id": ep, "aors": ep, "context": CTX_FROM_CARRIER, "allow": "ulaw,alaw", **_MEDIA,
                 "identify_by": "ip", "send_pai": "yes" if carrier.send_pai else "no",
+                # privacy_mode rpid: Asterisk writes Remote-Party-ID on every call, privacy=full when the
+                # caller's presentation is restricted (res_pjsip_caller_id add_rpid_header). Mode pai with
+                # send_pai off: the carrier node's dialplan adds PAI and "Privacy: id" on private calls only.
+                "send_rpid": "yes" if carrier.privacy_mode == "rpid" else "no",
                 "trust_id_outbound": "yes", "trust_id_inbound": "no", "set_var": f"TL_CARRIER={carrier.id}",
                 "device_state_busy_at": carrier.max_channels or None}
     host = _first_host(carrier.address_list)
@@ -72,15 +78,27 @@ def carrier_endpoint_rows(carrier: Carrier, rows: Rows) -> None:
     if carrier.auth_mode == "register":
         auth_id = f"{ep}-auth"
         endpoint["outbound_auth"] = auth_id
-        _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": carrier.username,
+        # `user@domain`: the user authenticates and is the Contact user; the domain is the registrar's,
+        # so it names the AOR (client_uri, the To of the REGISTER) and the Request-URI (server_uri),
+        # while the REGISTER still goes to the carrier's signalling address (outbound_proxy, loose route).
+        user, domain = split_username(carrier.username)
+        _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": user,
                                          "password": carrier.password})
         reg_id = f"{ep}-reg"
-        server = _sip_uri(host or carrier.address_list[0].split("/")[0], carrier.port)
-        _add(rows, "ps_registrations", reg_id, {
-            "id": reg_id, "server_uri": server, "client_uri": server.replace("sip:", f"sip:{carrier.username}@", 1),
-            "contact_user": carrier.username, "outbound_auth": auth_id, "retry_interval": 60,
+        address = _sip_uri(host or carrier.address_list[0].split("/")[0], carrier.port)
+        registration = {
+            "id": reg_id, "server_uri": address, "client_uri": address.replace("sip:", f"sip:{user}@", 1),
+            "contact_user": user, "outbound_auth": auth_id, "retry_interval": 60,
             "forbidden_retry_interval": 300, "expiration": 3600, "line": "yes", "endpoint": ep,
-        })
+        }
+        if domain is not None:
+            domain_uri = f"sip:[{domain}]" if ":" in domain else f"sip:{domain}"
+            registration.update(server_uri=domain_uri, client_uri=domain_uri.replace("sip:", f"sip:{user}@", 1),
+                                # ';' written as ^3B: Asterisk's realtime drivers split a value at ';'
+                                # into several values and decode ^3B back into ';' (res_config_odbc).
+                                outbound_proxy=f"{address}^3Blr")
+            endpoint["from_domain"] = domain
+        _add(rows, "ps_registrations", reg_id, registration)
     _add(rows, "ps_endpoints", ep, endpoint)
     _add(rows, "ps_aors", ep, aor)
     _identify(rows, ep, carrier.address_list)
@@ -98,12 +116,24 @@ def node_endpoint_rows(node: Node, rows: Rows) -> None:
 
 
 def trunk_vars(trunk: Trunk) -> str:
-    """set_var of a trunk endpoint: TL_TRUNK=id/trunk max/client max/main number/its carrier id."""
+    """set_var of a trunk endpoint: TL_TRUNK=id/trunk max/client max/main number/its carrier id/blocked
+    service codes joined by '-' (channel maxima: 0 = no limit)."""
     client = trunk.client
     main = client.main_number
     usable_main = main is not None and main.in_service
     return "TL_TRUNK=" + "/".join([str(trunk.id), str(trunk.max_channels), str(client.max_channels),
-                                   main.e164 if usable_main else "", str(main.carrier_id) if usable_main else ""])
+                                   main.e164 if usable_main else "", str(main.carrier_id) if usable_main else "",
+                                   "-".join((client.blocked_service_codes or "").split())])
+
+
+def auth_match_header(username: str) -> str:
+    """The identify match_header of a registering trunk: its digest username in the Authorization header.
+
+    Asterisk prints the parsed header as `Digest username="acme_branch", realm="asterisk", ...` and matches
+    the value with a POSIX extended regex (res_pjsip_endpoint_identifier_ip); usernames are letters, digits
+    and `_` only (services.trunks), so nothing in them needs escaping.
+    """
+    return f'Authorization: /[ ,]username="{username}"/'
 
 
 def trunk_endpoint_rows(trunk: Trunk, rows: Rows) -> None:
@@ -111,24 +141,33 @@ def trunk_endpoint_rows(trunk: Trunk, rows: Rows) -> None:
     ep = trunk.endpoint_id
     endpoint = {"id": ep, "aors": ep, "context": CTX_FROM_TRUNK, "allow": trunk.codecs, **_MEDIA,
                 "accountcode": trunk.client.account_code, "set_var": trunk_vars(trunk),
-                "trust_id_inbound": "no", "trust_id_outbound": "no", "send_pai": "no",
+                # trust_id_inbound: the caller's identity is P-Asserted-Identity when the PBX sends one, else
+                # From (Asterisk reads PAI, then Remote-Party-ID, then From; a Privacy header other than "none"
+                # with PAI restricts the presentation). The dialplan then checks the number is the client's own.
+                # trust_connected_line no: the identity is checked once, on the INVITE; a PAI in a later
+                # re-INVITE/UPDATE from the PBX must not reach the carrier as an unchecked connected line.
+                "trust_id_inbound": "yes", "trust_connected_line": "no", "trust_id_outbound": "no", "send_pai": "no",
                 "device_state_busy_at": trunk.max_channels or None}
     aor = {"id": ep, "qualify_frequency": 60}
     if trunk.auth_mode == "credentials":
         auth_id = f"{ep}-auth"
-        # Asterisk finds a registering PBX's endpoint by name only ("username"/"auth_username" look up an
-        # endpoint *called* like the SIP user) and its AOR by the To or Authorization user. The PBX uses
-        # its own username (acme_branch), so: the endpoint is identified by its From user (an identify
-        # row with a match_header regex; the digest password is still required), and the AOR is named
-        # after the username (usernames never contain '-', so they never collide with other ids).
+        # A registering PBX is identified by the username of its digest Authorization header, never by
+        # From (which carries its DID or the caller's number, whatever the PBX likes). Asterisk's own
+        # auth_username identifier looks up an endpoint *named* like that username, so the endpoint keeps its
+        # name and an identify row matches the Authorization header instead: an INVITE or REGISTER without
+        # one is challenged (401, Asterisk's artificial endpoint), the answer is identified by its username
+        # and its digest checked against this auth. The AOR is named after the username: Asterisk 22's
+        # registrar looks the AOR up by the Authorization username only when identify_by lists auth_username
+        # (by the To user only with "username", which would also let From name an endpoint), hence
+        # "header,auth_username"; no endpoint is named like a username, so auth_username itself never
+        # matches. Usernames never contain '-', so they never collide with other ids.
         aor["id"] = trunk.username
         endpoint.update(aors=trunk.username, auth=auth_id, identify_by="header,auth_username", rewrite_contact="yes")
         aor.update(max_contacts=1, remove_existing="yes", default_expiration=300, minimum_expiration=60)
         _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": trunk.username,
                                          "password": trunk.password})
         rid = f"{ep}-user"
-        _add(rows, "ps_endpoint_id_ips", rid, {"id": rid, "endpoint": ep,
-                                               "match_header": f"From: /sips?:{trunk.username}@/"})
+        _add(rows, "ps_endpoint_id_ips", rid, {"id": rid, "endpoint": ep, "match_header": auth_match_header(trunk.username)})
     else:
         endpoint["identify_by"] = "ip"
         host = _first_host(trunk.address_list)
@@ -221,19 +260,34 @@ def number_rows(session: Session, e164s: Iterable[str] | None) -> Rows:
     return rows
 
 
+def route_item(carrier: Carrier) -> str:
+    """One carrier as the dialplan tries it: endpoint/caller-ID format/dial format/service-code dial form/
+    accepted service codes joined by '-' (e.g. carrier-telus/10/11/3/211-311-988)."""
+    return "/".join([carrier.endpoint_id, FORMAT_CODES[carrier.callerid_format], FORMAT_CODES[carrier.dial_format],
+                     DIAL_FORM_CODES[carrier.service_code_format], "-".join((carrier.service_codes or "").split())])
+
+
 def route_rows(session: Session) -> Rows:
-    """tl-route rows: per holding carrier, the ordered carriers to try; and the carrier nodes."""
-    carriers = list(session.scalars(select(Carrier).order_by(Carrier.priority, Carrier.name)))
-    enabled = [c for c in carriers if c.enabled]
+    """tl-route rows: one row per carrier, so that any number of carriers fits Asterisk's 256-character appdata.
+
+    `<carrier id>` -> that enabled carrier's item (tried first for the numbers it holds); `p<N>` -> the
+    N-th enabled carrier by priority then name (N from 1, tried next, the holder skipped); `nodes` -> the
+    active carrier nodes. The dialplan reads the holder's row and then `p1`, `p2`... only as far as it
+    has to go: the first carrier that takes the call costs one look-up.
+    """
+    enabled = list(session.scalars(select(Carrier).where(Carrier.enabled.is_(True))
+                                   .order_by(Carrier.priority, Carrier.name)))
     rows: Rows = {"extensions": {}}
-    for holder in carriers:
-        ordered = ([holder] if holder.enabled else []) + [c for c in enabled if c.id != holder.id]
-        value = LIST_SEP.join(f"{c.endpoint_id}/{FORMAT_CODES[c.callerid_format]}/{FORMAT_CODES[c.dial_format]}"
-                              for c in ordered)
-        key, row = ext_row(RT_ROUTE, str(holder.id), value)
-        rows["extensions"][key] = row
+    for position, carrier in enumerate(enabled, start=1):
+        item = route_item(carrier)
+        for exten in (str(carrier.id), f"p{position}"):
+            key, row = ext_row(RT_ROUTE, exten, item)
+            rows["extensions"][key] = row
     nodes = session.scalars(select(Node).where(Node.role == "carrier", Node.state == "active").order_by(Node.name))
-    key, row = ext_row(RT_ROUTE, "nodes", LIST_SEP.join(n.endpoint_id for n in nodes))
+    node_list = LIST_SEP.join(n.endpoint_id for n in nodes)
+    if len(node_list) > 256:
+        raise ValueError("too many active carrier nodes for one tl-route/nodes row (256 characters)")
+    key, row = ext_row(RT_ROUTE, "nodes", node_list)
     rows["extensions"][key] = row
     return rows
 

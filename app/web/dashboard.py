@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import calls as app_calls
 from app import node_state
+from app.call_health import call_problems
 from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
-from app.models import Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
+from app.models import Carrier, Client, E911Call, Node, PhoneNumber, PortOrder, Trunk
+from app.models.realtime import REALTIME_TABLES
 
 
 def counts(session: OrmSession) -> dict[str, int]:
@@ -50,10 +52,37 @@ def e911_coverage(session: OrmSession) -> list[dict]:
     return problems
 
 
+E911_UNRESOLVED_MARK = "e911-unresolved"  # CDR userfield the client node's tl-911 sets (extensions.conf.j2)
+
+
+def e911_unresolved_calls(session: OrmSession, days: int = 30, limit: int = 50) -> list[dict]:
+    """911 calls of the last `days` days that left without a resolved E911 route, newest first.
+
+    The client node marks them (cdr.userfield = E911_UNRESOLVED_MARK) when the cascade resolved nothing
+    and the call left with the client's own number or its main number instead of a registered one; each
+    is an address the 911 centre may not have. Shape: [{"start", "account", "trunk", "caller_id", "via"}] (via: the node or carrier endpoint dialled).
+    """
+    cdr = REALTIME_TABLES["cdr"]
+    since = datetime.combine(date.today() - timedelta(days=days - 1), datetime.min.time())
+    rows = session.execute(select(cdr.c.start, cdr.c.accountcode, cdr.c.channel, cdr.c.src, cdr.c.dstchannel)
+                           .where(cdr.c.userfield == E911_UNRESOLVED_MARK, cdr.c.start >= since)
+                           .order_by(cdr.c.start.desc()).limit(limit))
+    out = []
+    for start, account, channel, src, dstchannel in rows:
+        # PJSIP/trunk-ACME-main-0000002a -> trunk-ACME-main
+        trunk = (channel or "").removeprefix("PJSIP/").rsplit("-", 1)[0]
+        out.append({"start": start, "account": account, "trunk": trunk, "caller_id": src or "",
+                    "via": (dstchannel or "").removeprefix("PJSIP/").rsplit("-", 1)[0]})
+    return out
+
+
 def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """{role: {provider: count}} of nodes not retired, and a warning per role whose nodes all sit on one provider."""
+    """{role: {provider: count}} of active nodes, and a warning per role whose active nodes all sit on one provider.
+
+    Draining nodes are left out: they are on their way out (a replaced node), so they give no redundancy.
+    """
     table: dict[str, dict[str, int]] = defaultdict(dict)
-    rows = session.execute(select(Node.role, Node.hosting_provider, func.count()).where(Node.state != "retired")
+    rows = session.execute(select(Node.role, Node.hosting_provider, func.count()).where(Node.state == "active")
                            .group_by(Node.role, Node.hosting_provider).order_by(Node.role, Node.hosting_provider))
     for role, provider, count in rows:
         table[role][provider] = count
@@ -66,6 +95,10 @@ def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], l
         elif len(providers) == 1:
             warnings.append(f"The only {role}-facing node is hosted by {next(iter(providers))}: there is no second provider.")
     return dict(table), warnings
+
+
+def draining_nodes(session: OrmSession) -> int:
+    return session.scalar(select(func.count()).select_from(Node).where(Node.state == "draining")) or 0
 
 
 def calls(session: OrmSession, days: int = 30, client: str | None = None, carrier: str | None = None) -> dict:
@@ -94,7 +127,8 @@ def calls(session: OrmSession, days: int = 30, client: str | None = None, carrie
 
 def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180, label_every: int = 5) -> dict:
     """Geometry of an inline SVG bar chart (no JavaScript, no external library)."""
-    top = max((n for _, n in series), default=0) or 1
+    highest = max((n for _, n in series), default=0)
+    top = highest or 1
     n = max(len(series), 1)
     slot = width / n
     bars = []
@@ -102,7 +136,14 @@ def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180
         h = round((height - 30) * value / top, 1)
         bars.append({"x": round(i * slot + 2, 1), "y": round(height - 20 - h, 1), "w": round(max(slot - 4, 1), 1), "h": h,
                      "key": key, "value": value, "label": (key[5:] if len(key) == 10 else key) if i % label_every == 0 else ""})
-    return {"bars": bars, "width": width, "height": height, "top": top}
+    return {"bars": bars, "width": width, "height": height, "top": highest, "empty": highest == 0}
+
+
+def recent_e911_calls(session: OrmSession, hours: int = 24) -> list[E911Call]:
+    """The 911 calls of the last `hours` hours, newest first, with their alerts."""
+    return list(session.scalars(select(E911Call).where(E911Call.started_at >= utc_now() - timedelta(hours=hours))
+                                .order_by(E911Call.started_at.desc()).limit(200)
+                                .options(selectinload(E911Call.deliveries), joinedload(E911Call.client))))
 
 
 ROLLUP_MAX_AGE = timedelta(seconds=60)
@@ -147,7 +188,9 @@ class DashboardView(AdminIndexView):
         traffic = calls(session, client=client_filter, carrier=carrier_filter)
         stale_calls = start_rollup_refresh(traffic["freshness"])
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
-                           providers=providers, provider_warnings=provider_warnings, traffic=traffic,
+                           unresolved_calls=e911_unresolved_calls(session), e911_calls=recent_e911_calls(session),
+                           call_problems=call_problems(session),
+                           providers=providers, provider_warnings=provider_warnings, traffic=traffic, draining=draining_nodes(session),
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
                            live_nodes=node_state.dashboard_nodes(session),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,

@@ -1,7 +1,7 @@
 """Live state from the nodes: when each node last answered the admin over AMI
 
 Revision ID: 0003g
-Revises: 0003f
+Revises: 0003e
 Create Date: 2026-11-30 16:35:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003g'
-down_revision = '0003f'
+down_revision = '0003e'
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from app import calls
 from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.projection.names import RT_E911
-from app.services import carriers, clients, numbers, trunks
+from app.services import carriers, clients, nodes, numbers, trunks
 from app.services.audit import SYSTEM
 from tests.web.scenarios import CARRIER_FORM, NUMBER_FORM, TRUNK_FORM, audit_count, last_audit
 
@@ -60,27 +60,40 @@ def test_number_errors_say_why(as_role, web):
 
 def test_credentials_trunk_password_is_shown_once_then_only_by_audited_reveal(as_role, web, accounts):
     b = as_role("operator")
-    page = b.post("/admin/trunk/new/", TRUNK_FORM)
-    assert page.status_code == 200
+    posted = b.post("/admin/trunk/new/", TRUNK_FORM)
+    assert posted.status_code == 303 and posted.headers["Location"] == "/admin/shown-once/"  # redirect after POST
+    page = b.get("/admin/shown-once/")
     trunk = trunks.get(web, "GLOBEX", "fax")
-    assert "shown only now" in page.text
+    assert "shown only now" in page.text and "PBX" in page.text
     assert trunk.password in page.text and len(trunk.password) >= 16
+    # A refresh shows the page again without the password (and creates nothing twice).
+    again = b.get("/admin/shown-once/")
+    assert again.status_code == 200 and trunk.password not in again.text and "no longer shown" in again.text
+    assert "Show the SIP password" in again.text
     assert trunk.password not in json.dumps([e.after for e in web.scalars(select(AuditEntry))])
     details = b.get(f"/admin/trunk/details/?id={trunk.id}").text
     assert trunk.password not in details
     assert trunk.password not in b.get(f"/admin/trunk/edit/?id={trunk.id}").text
     assert trunk.password not in b.get("/admin/trunk/export/csv/").text
     assert trunk.password not in b.get("/admin/trunk/").text
-    revealed = b.post("/admin/trunk/reveal/", {"id": str(trunk.id)})
+    posted = b.post("/admin/trunk/reveal/", {"id": str(trunk.id)})
+    assert posted.status_code == 303
+    revealed = b.get(posted.headers["Location"])
     assert trunk.password in revealed.text
     entry = last_audit(web)
     assert (entry.action, entry.entity, entry.entity_key, entry.actor) == ("reveal", "trunk", "GLOBEX/fax", accounts["operator"])
+    reveals = audit_count(web)
+    assert trunk.password not in b.get(posted.headers["Location"]).text  # a refresh neither shows it again nor re-audits
+    assert audit_count(web) == reveals
 
 
 def test_switching_a_trunk_to_credentials_shows_the_generated_password_once(as_role, web):
     trunk = trunks.get(web, "INITECH", "hq")
     form = {**TRUNK_FORM, "client": "INITECH", "name": "hq", "source_addresses": "198.18.30.7"}
-    page = as_role("operator").post(f"/admin/trunk/edit/?id={trunk.id}", form)
+    b = as_role("operator")
+    posted = b.post(f"/admin/trunk/edit/?id={trunk.id}", form)
+    assert posted.status_code == 303
+    page = b.get(posted.headers["Location"])
     web.expire_all()
     trunk = trunks.get(web, "INITECH", "hq")
     assert trunk.auth_mode == "credentials" and len(trunk.password) >= 16
@@ -152,7 +165,8 @@ def test_trunk_page_shows_numbers_e911_preview_and_registration(as_role, web):
 
 
 def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
-    client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE"}, SYSTEM)
+    nodes.save(web, {"name": "cl-nine", "role": "client", "public_ip": "192.0.2.97", "hosting_provider": "Vultr"}, SYSTEM)
+    client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE", "node": "cl-nine"}, SYSTEM)
     trunk, _ = trunks.save(web, {"client": "NINE", "name": "main", "source_addresses": "198.18.99.1"},
                            SYSTEM)
     web.commit()
@@ -166,7 +180,7 @@ def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
 def test_client_page_shows_node_dns_trunks_numbers_and_coverage(as_role, web):
     client = clients.get(web, "ACME")
     page = re.sub(r"\s+", " ", as_role("viewer").get(f"/admin/client/details/?id={client.id}").text)
-    assert "cl-ovh-bhs7 — 192.0.2.21" in page
+    assert "cl-ovh-bhs7</a> — 192.0.2.21" in page and f'href="/admin/node/details/?id={client.node_id}"' in page
     assert "acme.trunk.example.net" in page
     assert "every trunk resolves" in page
     assert "main" in page and "branch" in page
@@ -259,6 +273,39 @@ def test_port_order_that_cannot_complete_moves_nothing(as_role, web):
     assert web.get(PortOrder, order.id).status == "pending"
 
 
+def _drop_mariadb_user(session, user, host):
+    from sqlalchemy import text
+
+    with session.get_bind().engine.connect() as conn:
+        conn.execute(text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+
+
+def test_node_page_says_whether_the_database_account_exists_and_when_it_was_rotated(as_role, web):
+    from app.services import node_accounts
+    from app.services.audit import SYSTEM
+
+    node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    b = as_role("viewer")
+    if not node_accounts.supported(web):
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert "Database account" in page and "none (SQLite has no database accounts)" in page
+        return
+    page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+    assert "none: create it with `flask --app wsgi node account cl-ovh-bhs7`" in page
+    account, _password = node_accounts.ensure(web, node, SYSTEM, host="127.0.0.%")
+    web.commit()
+    try:
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert f"exists: {account.db_user}@127.0.0.%" in page
+        assert f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" in page
+        assert f"exists: {account.db_user}@127.0.0.%" in b.get("/admin/node/").text
+        _drop_mariadb_user(web, account.db_user, "127.0.0.%")  # gone behind the platform's back
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert "MariaDB has no such account" in page
+    finally:
+        _drop_mariadb_user(web, account.db_user, "127.0.0.%")
+
+
 def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     client = clients.get(web, "ACME")
     b = as_role("operator")
@@ -267,11 +314,31 @@ def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor3", "public_ip": "192.0.2.31"})
     assert "node cl-vultr-tor3 already has this name" in field_errors(page.text, "name")
     assert clients.get(web, "ACME").node.name == "cl-ovh-bhs7"
-    page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor9", "public_ip": "192.0.2.31", "hosting_provider": "Vultr"})
-    text = re.sub(r"\s+", " ", page.text)
-    assert "change the A record of acme.trunk.example.net from 192.0.2.21 to 192.0.2.31" in text
-    assert "flask --app wsgi node render cl-vultr-tor9 --out DIR" in text
-    assert "must now admit 192.0.2.31: cn-ovh-bhs1, cn-vultr-tor1" in text
+    form_page = b.get(f"/admin/client/replace-node/?id={client.id}").text
+    assert 'id="tl-replace-submit"' in form_page and "Replace node cl-ovh-bhs7 now" in form_page
+    assert 'value="Save"' not in form_page
+    posted = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor9", "public_ip": "192.0.2.31",
+                                                                    "hosting_provider": "Vultr"})
+    assert posted.status_code == 303  # redirect after POST: a refresh shows the checklist, it does not re-post
+    checklist_url = posted.headers["Location"]
+    if web.get_bind().dialect.name != "sqlite":  # the new node's own database account: its password shown once first
+        user = web.execute(select(func.database())).scalar() + ".cl-vultr-tor9"
+        _drop_mariadb_user(web, user, "192.0.2.31")
+        once = b.get(checklist_url).text
+        assert f'id="tl-secret-username">{user}<' in once and 'id="tl-secret-password">' in once
+        assert "tl-secret-password" not in b.get(checklist_url).text  # shown once only
+        checklist_url = html_module.unescape(re.search(r'href="([^"]*/replacement/[^"]*)"', once).group(1))
+    for _ in range(2):  # the page, then a refresh of it
+        page = b.get(checklist_url)
+        text = re.sub(r"\s+", " ", page.text)
+        assert "change the A record of acme.trunk.example.net from 192.0.2.21 to 192.0.2.31" in text
+        assert "<code>flask --app wsgi node render cl-vultr-tor9 --out DIR" in text and "`" not in text.split("tl-replacement-steps")[1]
+        assert "must now admit 192.0.2.31: cn-ovh-bhs1, cn-vultr-tor1" in text
+    # Reachable later from the client page and from both nodes' pages.
+    assert checklist_url in b.get(f"/admin/client/details/?id={client.id}").text
+    for name in ("cl-vultr-tor9", "cl-ovh-bhs7"):
+        node_id = web.scalar(select(Node.id).where(Node.name == name))
+        assert checklist_url in b.get(f"/admin/node/details/?id={node_id}").text
     web.expire_all()
     client = clients.get(web, "ACME")
     assert client.node.name == "cl-vultr-tor9" and client.node.dns_name == "acme.trunk.example.net"
@@ -297,6 +364,40 @@ def test_numbers_list_pages_and_sorts(as_role, web):
     assert descending[:3] == ["(204) 556-1024", "(204) 556-1023", "(204) 556-1022"]
     by_carrier = b.get("/admin/number/?search=204556&flt1_0=bell").text
     assert "(204) 556-1001" in by_carrier and "(204) 556-1000" not in by_carrier
+
+
+def test_carrier_form_sets_the_privacy_mode_and_refuses_an_unknown_one(as_role, web):
+    b = as_role("operator")
+    page = b.get("/admin/carrier/new/").text
+    assert "Caller-ID privacy" in page and "Remote-Party-ID" in page and "911 calls ignore privacy" in page
+    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "privacy_mode": "isup"})
+    assert page.status_code == 200 and "Not a valid choice" in field_errors(page.text, "privacy_mode")
+    assert web.scalar(select(Carrier).where(Carrier.name == "newtel")) is None
+    assert b.post("/admin/carrier/new/", {**CARRIER_FORM, "privacy_mode": "rpid"}).status_code == 302
+    web.expire_all()
+    assert web.scalar(select(Carrier.privacy_mode).where(Carrier.name == "newtel")) == "rpid"
+    endpoint = REALTIME_TABLES["ps_endpoints"]
+    assert web.execute(select(endpoint.c.send_rpid).where(endpoint.c.id == "carrier-newtel")).scalar() == "yes"
+    assert b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "othertel"}).status_code == 302  # no field: default
+    web.expire_all()
+    assert web.scalar(select(Carrier.privacy_mode).where(Carrier.name == "othertel")) == "pai"
+
+
+def test_dashboard_lists_911_calls_that_left_unresolved(as_role, web):
+    cdr = REALTIME_TABLES["cdr"]
+    now = datetime.now().replace(microsecond=0)
+    web.execute(insert(cdr), [
+        dict(accountcode="ACME", start=now, channel="PJSIP/trunk-ACME-main-0000002a", dstchannel="PJSIP/node-cn1-0000002b",
+             src="2045551201", dst="911", disposition="ANSWERED", duration=5, billsec=4, userfield="e911-unresolved"),
+        dict(accountcode="ACME", start=now, channel="PJSIP/trunk-ACME-main-0000002c", dstchannel="PJSIP/node-cn1-0000002d",
+             src="2045551203", dst="911", disposition="ANSWERED", duration=5, billsec=4, userfield=""),
+    ])
+    web.commit()
+    page = re.sub(r"\s+", " ", as_role("viewer").get("/admin/").text)
+    box = page.split('id="tl-e911-unresolved-calls"')[1].split("</div>")[0]
+    assert "1 911 call(s) in the last 30 days left without a registered E911 number" in box
+    assert f"{now} UTC, client ACME, trunk-ACME-main, caller ID 2045551201" in box
+    assert "2045551203" not in box
 
 
 def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
@@ -326,3 +427,28 @@ def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
     assert "telus,2026-10,1,0,1,1,3,0" in lines and "(none),2026-10,1,0,1,1,1,1" in lines
     assert "No calls in September 2026" in b.get("/admin/usage/?month=2026-09").text
     assert "is not a month as YYYY-MM" in b.get("/admin/usage/?month=octobre").text
+
+
+def test_911_calls_on_the_dashboard_in_red_and_listed_with_export(as_role, web):
+    from app.alerts import record_call
+
+    clients.save(web, {"alert_emails": "noc@acme.example"}, SYSTEM, clients.get(web, "ACME"))
+    call = record_call(web, {"CallId": "cl1-1796055432.9", "Trunk": "trunk-ACME-main", "Account": "ACME",
+                             "Presented": "2045551202", "Level": "number", "Number": "+12045551202",
+                             "Carrier": "carrier-telus", "Sent": "2045551202", "Node": "cl1"})
+    call.deliveries[0].status, call.deliveries[0].last_error = "retrying", "16:20:01 UTC, attempt 1: connection refused"
+    web.commit()
+    b = as_role("viewer")
+    page = re.sub(r"\s+", " ", b.get("/admin/").text)
+    panel = page.split('id="tl-e911-calls"')[1].split("</div>")[0]
+    assert "911 calls in the last 24 hours: 1" in panel and "tl-bad" in panel
+    assert "ACME, trunk-ACME-main" in panel and "+12045551202 (100 Main St, Suite 200" in panel
+    assert "1 of 1 alert(s) not delivered" in panel
+    listing = re.sub(r"\s+", " ", b.get("/admin/e911_call/").text)
+    assert "trunk-ACME-main" in listing and "the caller&#39;s own registered number" in listing
+    assert "email noc@acme.example: retrying" in listing and "connection refused" in listing
+    export = b.get("/admin/e911_call/export/csv/").data.decode()
+    assert "cl1-1796055432.9" in export and "number" in export and "100 Main St, Suite 200" in export
+    details = b.get(f"/admin/e911_call/details/?id={call.id}").text
+    assert "cl1-1796055432.9" in details
+    assert b.get("/admin/e911_call/new/").status_code in (302, 403, 404)  # read only

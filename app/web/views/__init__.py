@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask_admin import Admin
 
-from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk, User
+from app.models import AuditEntry, Carrier, Client, E911Call, Node, PhoneNumber, PortOrder, Trunk, User
 
 
 def register_views(admin: Admin) -> None:
-    from app.web.views.admin_views import AuditView, UserView
+    from app.web.views.admin_views import AuditView, ShownOnceView, UserView
     from app.web.views.csv_page import ImportExportView
+    from app.web.views.e911_calls import E911CallView
     from app.web.views.porting import PortOrderView
     from app.web.views.telecom import CarrierView, ClientView, NodeView, NumberView, TrunkView
     from app.web.views.usage import UsageView
@@ -22,5 +23,7 @@ def register_views(admin: Admin) -> None:
     admin.add_view(PortOrderView(PortOrder, name="Port orders", endpoint="port_order"))
     admin.add_view(ImportExportView(name="Import / export", endpoint="csv", url="/admin/csv"))
     admin.add_view(UsageView(name="Usage", endpoint="usage", url="/admin/usage"))
+    admin.add_view(E911CallView(E911Call, name="911 calls", endpoint="e911_call"))
     admin.add_view(AuditView(AuditEntry, name="Audit log", endpoint="audit"))
     admin.add_view(UserView(User, name="Users", endpoint="user"))
+    admin.add_view(ShownOnceView(name="Password", endpoint="shown_once", url="/admin/shown-once"))

@@ -1,0 +1,154 @@
+"""Sending 911 alerts: one email per address (SMTP), one JSON POST per webhook; failures are retried with backoff.
+
+A delivery is `pending` until its first attempt, `sent` once the SMTP server accepted the message or the webhook
+answered 2xx, `retrying` after a failed attempt (shown in red, with the error), `failed` after MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.db import utc_now
+from app.models import AlertDelivery, E911Call
+
+# Seconds to wait after each failed attempt; the last failure gives up (about 2 h 40 min after the call).
+BACKOFF = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+TIMEOUT = 5.0  # seconds for one SMTP conversation or one webhook POST
+LEVEL_WORDS = {"number": "the caller's own registered number", "trunk": "the trunk's E911 number",
+               "client": "the client's default E911 number", "unresolved": "NO registered number resolved",
+               "": "not known (recorded from the call record, after the call)"}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where alert emails go: an SMTP server (STARTTLS and login when configured)."""
+
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "trunkline@localhost"
+    user: str = ""
+    password: str = ""
+    starttls: bool = False
+
+    @classmethod
+    def from_config(cls, config) -> SmtpSettings:
+        return cls(host=config.get("ALERT_SMTP_HOST", "localhost"), port=int(config.get("ALERT_SMTP_PORT", 25)),
+                   sender=config.get("ALERT_FROM", "trunkline@localhost"), user=config.get("ALERT_SMTP_USER", ""),
+                   password=config.get("ALERT_SMTP_PASSWORD", ""), starttls=bool(config.get("ALERT_SMTP_STARTTLS")))
+
+
+def payload(call: E911Call) -> dict:
+    """The webhook body (JSON) of a 911 call."""
+    return {
+        "event": "e911_call", "call_id": call.call_id, "started_at": call.started_at.isoformat() + "Z",
+        "client": {"account_code": call.account_code, "name": call.client.name if call.client else ""},
+        "trunk": call.trunk, "presented": call.presented, "number": call.number, "sent": call.sent,
+        "carrier": call.carrier, "level": call.level, "address": call.address, "node": call.node,
+        "source": call.source,
+    }
+
+
+def email_text(call: E911Call) -> tuple[str, str]:
+    """(subject, body) of the alert email."""
+    who = f"{call.account_code} ({call.client.name})" if call.client else (call.account_code or "an unknown client")
+    when = f"{call.started_at:%Y-%m-%d %H:%M:%S} UTC"
+    subject = f"911 call from {who}, {call.trunk or 'unknown trunk'}, at {when}"
+    lines = [
+        f"A 911 call was placed through Trunkline at {when}.", "",
+        f"Client:               {who}",
+        f"Trunk:                {call.trunk or 'not known'}",
+        f"Caller ID presented:  {call.presented or 'none'}",
+        f"Number sent to 911:   {call.number or 'none'}{f' (as {call.sent})' if call.sent else ''}",
+        f"Registered address:   {call.address or 'NONE REGISTERED for this number'}",
+        f"Chosen from:          {LEVEL_WORDS.get(call.level, call.level)}",
+        f"Carrier:              {call.carrier or 'not known'}",
+        f"Node:                 {call.node or 'not known'}",
+        f"Call id:              {call.call_id}",
+    ]
+    if call.source == "cdr":
+        lines += ["", "This call was found in the call records after it ended: the alert watcher did not hear of it"
+                      " while it was starting."]
+    if call.level == "unresolved" or not call.address:
+        lines += ["", "The 911 centre may not have this caller's address: check the client's E911 registrations now."]
+    return subject, "\n".join(lines) + "\n"
+
+
+def send_email(settings: SmtpSettings, to: str, call: E911Call) -> None:
+    """Hand one alert email to the SMTP server; raises OSError / smtplib.SMTPException on failure."""
+    subject, body = email_text(call)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = settings.sender, to, subject
+    msg["X-Trunkline-Call-Id"] = call.call_id
+    msg.set_content(body)
+    with smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT) as smtp:
+        if settings.starttls:
+            smtp.starttls()
+        if settings.user:
+            smtp.login(settings.user, settings.password)
+        smtp.send_message(msg)
+
+
+def send_webhook(url: str, call: E911Call) -> None:
+    """POST the call as JSON; anything but a 2xx answer raises OSError."""
+    request = urllib.request.Request(url, data=json.dumps(payload(call)).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "Trunkline-E911-alert/1"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 - http(s) only, checked on save
+            if not 200 <= response.status < 300:
+                raise OSError(f"the webhook answered HTTP {response.status}")
+    except urllib.error.HTTPError as exc:
+        raise OSError(f"the webhook answered HTTP {exc.code}") from exc
+    except urllib.error.URLError as exc:
+        raise OSError(f"the webhook could not be reached: {exc.reason}") from exc
+
+
+def _due(now: datetime):
+    return AlertDelivery.status.in_(("pending", "retrying")), AlertDelivery.next_attempt_at <= now
+
+
+def deliver_due(session: Session, settings: SmtpSettings, now: datetime | None = None, limit: int = 50) -> list[AlertDelivery]:
+    """Attempt every delivery that is due (oldest first), each under its own row lock and committed on its own:
+    two watchers never send one alert twice, and a crash resends at most the one in flight."""
+    now = now or utc_now()
+    ids = list(session.scalars(select(AlertDelivery.id).where(*_due(now))
+                               .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id).limit(limit)))
+    session.commit()
+    done = []
+    for delivery_id in ids:
+        query = (select(AlertDelivery).where(AlertDelivery.id == delivery_id, *_due(now))
+                 .options(selectinload(AlertDelivery.call).selectinload(E911Call.client)))
+        if session.get_bind().dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        delivery = session.scalar(query)
+        if delivery is None:
+            session.commit()
+            continue  # sent meanwhile, or being sent by another watcher
+        try:
+            if delivery.channel == "email":
+                send_email(settings, delivery.target, delivery.call)
+            else:
+                send_webhook(delivery.target, delivery.call)
+        except (OSError, smtplib.SMTPException) as exc:
+            delivery.attempts += 1
+            delivery.last_error = f"{utc_now():%Y-%m-%d %H:%M:%S} UTC, attempt {delivery.attempts}: {exc}"[:1000]
+            if delivery.attempts >= MAX_ATTEMPTS:
+                delivery.status = "failed"
+            else:
+                delivery.status = "retrying"
+                delivery.next_attempt_at = utc_now() + timedelta(seconds=BACKOFF[delivery.attempts - 1])
+        else:
+            delivery.attempts += 1
+            delivery.status, delivery.sent_at = "sent", utc_now()
+        done.append(delivery)
+        session.commit()
+    return done
