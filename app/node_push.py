@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,30 +61,98 @@ def actions_for(objects: dict[str, set[str]]) -> list[dict[str, str]]:
     return actions
 
 
+class AmiSession:
+    """One logged-in manager (AMI) connection to a node, used as a context manager.
+
+    `timeout` (seconds) bounds the connection and every single read; `deadline` (a time.monotonic() value, optional)
+    bounds the whole session: once passed, the next request raises AmiError. Raises OSError when the node cannot be
+    reached and AmiError when it refuses the login, closes the connection or answers too late. The session logs in
+    with `Events: off`: only answers to our own actions arrive (so the account's `read` class is never used)."""
+
+    def __init__(self, host: str, port: int, secret: str, timeout: float = TIMEOUT, deadline: float | None = None):
+        self.host, self.port, self.secret, self.timeout, self.deadline = host, port, secret, timeout, deadline
+        self.sock: socket.socket | None = None
+        self.reader = None
+        self.banner = ""
+        self._ids = 0
+
+    def __enter__(self) -> AmiSession:
+        self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        try:
+            self.reader = self.sock.makefile("r", encoding="utf-8", errors="replace", newline="\r\n")
+            self.banner = self.reader.readline().strip()  # "Asterisk Call Manager/x.y.z"
+            answer = self.request({"Action": "Login", "Username": AMI_USER, "Secret": self.secret, "Events": "off"})
+            if answer.get("Response") != "Success":
+                raise AmiError(f"{self.host}:{self.port} refused the AMI login")
+        except BaseException:
+            self.sock.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:
+                self.request({"Action": "Logoff"})
+        except (OSError, AmiError):
+            pass
+        finally:
+            self.sock.close()
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise AmiError(f"{self.host}:{self.port} did not answer in time")
+
+    def request(self, fields: dict[str, str]) -> dict[str, str]:
+        """Send one action, return its answer ({header: value}; a repeated header keeps its first value)."""
+        self._check_deadline()
+        return _request(self.sock, self.reader, fields)
+
+    def request_list(self, fields: dict[str, str]) -> tuple[dict[str, str], list[dict[str, str]]]:
+        """Send an action that answers with a list of events (`EventList: start` ... `EventList: Complete`);
+        returns (the answer, the events before the closing one). An error answer comes back with no events."""
+        self._ids += 1
+        action_id = f"tl{self._ids}"
+        answer = self.request({**fields, "ActionID": action_id})
+        events: list[dict[str, str]] = []
+        if answer.get("Response") != "Success" or answer.get("EventList", "").lower() != "start":
+            return answer, events
+        while True:
+            self._check_deadline()
+            message = _read_message(self.reader)
+            if message.get("ActionID") != action_id:
+                continue  # not ours (events are off, but never mix another action's answers in)
+            if message.get("EventList", "").lower() == "complete":
+                return answer, events
+            events.append(message)
+
+
 def send_actions(host: str, port: int, secret: str, actions: Iterable[dict[str, str]], timeout: float = TIMEOUT) -> int:
     """Log in to one node's AMI, run the actions, log off; returns how many succeeded (raises AmiError on login)."""
     done = 0
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        reader = sock.makefile("r", encoding="utf-8", newline="\r\n")
-        reader.readline()  # "Asterisk Call Manager/x.y.z"
-        if _request(sock, reader, {"Action": "Login", "Username": AMI_USER, "Secret": secret, "Events": "off"}).get("Response") != "Success":
-            raise AmiError(f"{host}:{port} refused the AMI login")
+    with AmiSession(host, port, secret, timeout) as ami:
         for action in actions:
-            answer = _request(sock, reader, action)
+            answer = ami.request(action)
             if answer.get("Response") == "Success":
                 done += 1
             else:
                 log.warning("node %s: %s %s answered %s", host, action["Action"], action.get("Object", action.get("Cache")),
                             answer.get("Message", answer))
-        _request(sock, reader, {"Action": "Logoff"})
     return done
 
 
 def _request(sock: socket.socket, reader, fields: dict[str, str]) -> dict[str, str]:
     sock.sendall("".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode() + b"\r\n")
+    return _read_message(reader)
+
+
+def _read_message(reader) -> dict[str, str]:
+    """The next message (header lines up to a blank line) the node sends."""
     answer: dict[str, str] = {}
     while True:
-        line = reader.readline()
+        try:
+            line = reader.readline()
+        except TimeoutError as exc:
+            raise AmiError("the node did not answer in time") from exc
         if not line:
             raise AmiError("the node closed the AMI connection")
         line = line.rstrip("\r\n")

@@ -7,6 +7,7 @@ from app.models.carrier import Carrier
 from app.models.client import Client
 from app.models.node import Node
 from app.models.node_account import NodeAccount
+from app.models.node_seen import NodeLastSeen
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
 from app.models.realtime import REALTIME_TABLES
@@ -14,4 +15,5 @@ from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
 __all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "E911Call", "Node", "NodeAccount",
-           "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk", "TrunkAddress", "User"]
+           "NodeLastSeen", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk",
+           "TrunkAddress", "User"]

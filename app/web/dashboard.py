@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import calls as app_calls
+from app import node_state
 from app.call_health import call_problems
 from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
@@ -191,6 +192,7 @@ class DashboardView(AdminIndexView):
                            call_problems=call_problems(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic, draining=draining_nodes(session),
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
+                           live_nodes=node_state.dashboard_nodes(session),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,
                            client_codes=list(session.scalars(select(Client.account_code).order_by(Client.account_code))),
                            carrier_names=list(session.scalars(select(Carrier.name).order_by(Carrier.name))))

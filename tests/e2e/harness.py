@@ -467,9 +467,10 @@ class Platform:
                     raise RuntimeError(f"{node.name}: channels still up: {node.cli('core show channels')}")
                 time.sleep(0.3)
 
-    def register(self, source_ip: str, node: str, user: str, password: str, expect: tuple[int, ...]) -> CallResult:
+    def register(self, source_ip: str, node: str, user: str, password: str, expect: tuple[int, ...],
+                 user_agent: str | None = None) -> CallResult:
         target = f"{self._node_ip(node)}:{SIP_PORT}"
-        return self._sipp_once(register_scenario(user, password, expect), source_ip, target, "register")
+        return self._sipp_once(register_scenario(user, password, expect, user_agent), source_ip, target, "register")
 
     @staticmethod
     def _node_ip(node: str) -> str:

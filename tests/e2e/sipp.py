@@ -125,10 +125,12 @@ Content-Length: 0""", retrans=True)
     return xml
 
 
-def register_scenario(user: str, password: str, expect: tuple[int, ...]) -> str:
-    """REGISTER as USER, answer the challenge with PASSWORD, expect one of the final answers."""
+def register_scenario(user: str, password: str, expect: tuple[int, ...], user_agent: str | None = None) -> str:
+    """REGISTER as USER, answer the challenge with PASSWORD, expect one of the final answers
+    (with a User-Agent header when user_agent is given, as real PBXs send one)."""
     def register(cseq: int, auth: bool) -> str:
         auth_line = f"[authentication username={user} password={password}]\n" if auth else ""
+        auth_line += f"User-Agent: {user_agent}\n" if user_agent else ""
         return f"""REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, g, redirect, request
 from flask_admin import expose
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import calls as app_calls
-from app import service_codes
+from app import node_state, service_codes
 from app.call_health import call_problems
 from app.db import Session
 from app.e911 import resolve_e911
@@ -86,6 +87,7 @@ class CarrierView(ServiceModelView):
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
             kwargs.update(carrier_page(kwargs["model"]))
+            kwargs["carrier_live"] = node_state.carrier_live(Session(), kwargs["model"])  # live state, read over AMI
         return super().render(template, **kwargs)
 
     def initial(self, model):
@@ -139,7 +141,9 @@ class NodeView(ServiceModelView):
                      "db_account_check": "Database account", "db_password_rotated": "Database password last rotated"}
     column_choices = {"role": labels.choices(labels.NODE_ROLES), "state": labels.choices(labels.NODE_STATES)}
     column_formatters = {"client": lambda v, c, m, n: m.client.account_code if m.client else "", "db_account": _account_fmt,
-                         "db_account_check": _account_fmt, "db_password_rotated": _rotated_fmt}
+                         "db_account_check": _account_fmt, "db_password_rotated": _rotated_fmt,
+                         "live": lambda v, c, m, n: _node_live_cell(m)}
+    column_list = column_list + ["live"]  # the node's live state (AMI), asked for the whole page at once in get_list
     details_template = "trunkline/node_details.html"
 
     def delete_question(self, model):
@@ -154,10 +158,24 @@ class NodeView(ServiceModelView):
     def render(self, template, **kwargs):
         if template == self.details_template and kwargs.get("model") is not None:
             kwargs.update(node_page(kwargs["model"]))
+            kwargs["node_live"] = node_state.node_live(Session(), kwargs["model"])  # live state, read over AMI
         return super().render(template, **kwargs)
+
+    def get_list(self, *args, **kwargs):
+        count, data = super().get_list(*args, **kwargs)
+        g.tl_node_states = node_state.node_states(Session(), list(data))
+        return count, data
 
     def get_query(self):
         return super().get_query().options(joinedload(Node.account))
+
+
+def _node_live_cell(node: Node) -> Markup:
+    state = getattr(g, "tl_node_states", {}).get(node.id)
+    if state is None:
+        return Markup("")
+    text = node_state.node_summary(state)
+    return Markup('<span class="tl-bad">{}</span>').format(text) if state.state in ("unreachable", "waiting") else Markup("{}").format(text)
 
 
 class ClientView(ServiceModelView):
@@ -383,21 +401,6 @@ class TrunkView(ServiceModelView):
         return redirect(self.get_url(".index_view"))
 
 
-def registration_state(trunk: Trunk) -> list[dict]:
-    """The trunk's live registrations, read from ps_contacts (written by Asterisk)."""
-    contacts = REALTIME_TABLES["ps_contacts"]
-    rows = Session().execute(select(contacts).where(
-        (contacts.c.endpoint == trunk.endpoint_id) | (contacts.c.id.like(f"{trunk.endpoint_id};@%")))).mappings()
-    now = int(time.time())
-    out = []
-    for row in rows:
-        expires = row["expiration_time"]
-        out.append({"uri": row["uri"], "user_agent": row["user_agent"], "via": f"{row['via_addr'] or ''}:{row['via_port'] or ''}",
-                    "expires": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expires)) if expires else "",
-                    "live": bool(expires and expires > now)})
-    return out
-
-
 def e911_preview(trunk: Trunk, caller_id: str | None) -> dict:
     """The plain-words answer to: where does a 911 call from this trunk with this caller ID go?"""
     shown = caller_id.strip() if caller_id else ""
@@ -412,7 +415,7 @@ def e911_preview(trunk: Trunk, caller_id: str | None) -> dict:
 
 
 def trunk_page(trunk: Trunk, caller_id: str | None) -> dict:
-    """What the trunk page shows: numbers, E911 preview and live registration state."""
+    """What the trunk page shows: numbers, E911 preview and live registration state (read from its node over AMI)."""
     session = Session()
     count = session.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == trunk.id))
     trunk_numbers = list(session.scalars(select(PhoneNumber).where(PhoneNumber.trunk_id == trunk.id)
@@ -422,7 +425,7 @@ def trunk_page(trunk: Trunk, caller_id: str | None) -> dict:
         unregistered = [n for n in trunk_numbers if not n.e911_registered]
         caller_id = display((unregistered or trunk_numbers)[0].e164)
     return {"trunk_numbers": trunk_numbers, "number_count": count, "preview": e911_preview(trunk, caller_id),
-            "registrations": registration_state(trunk), "display": display}
+            "live": node_state.trunk_live(session, trunk), "display": display}
 
 
 class NumberView(ServiceModelView):
