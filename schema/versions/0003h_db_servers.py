@@ -1,4 +1,4 @@
-"""Database servers: the primary and its replicas, the read order nodes follow
+"""Database servers (the primary and its replicas, the read order nodes follow); one cdr row per CDR
 
 Revision ID: 0003h
 Revises: 0003f
@@ -34,7 +34,20 @@ def upgrade() -> None:
     sa.UniqueConstraint('primary_flag', name=op.f('uq_db_servers_primary_flag')),
     sa.UniqueConstraint('host', 'port', name=op.f('uq_db_servers_host'))
     )
+    # A CDR may now arrive twice (directly, and shipped from the node's spool): one row per (uniqueid, sequence).
+    # Rows written before nodes had a systemname may share both (two nodes, same second): the later copies keep
+    # their row and lose only the sequence number, which nothing reads, so the index can be built.
+    bind = op.get_bind()
+    if bind.dialect.name == 'sqlite':
+        op.execute('UPDATE cdr SET sequence = NULL WHERE uniqueid IS NOT NULL AND sequence IS NOT NULL AND id NOT IN '
+                   '(SELECT MIN(id) FROM cdr GROUP BY uniqueid, sequence)')
+    else:
+        op.execute('UPDATE cdr c JOIN (SELECT uniqueid, sequence, MIN(id) AS keep FROM cdr '
+                   'WHERE uniqueid IS NOT NULL AND sequence IS NOT NULL GROUP BY uniqueid, sequence HAVING COUNT(*) > 1) d '
+                   'ON c.uniqueid = d.uniqueid AND c.sequence = d.sequence AND c.id <> d.keep SET c.sequence = NULL')
+    op.create_index('uq_cdr_uniqueid_sequence', 'cdr', ['uniqueid', 'sequence'], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index('uq_cdr_uniqueid_sequence', table_name='cdr')
     op.drop_table('db_servers')
