@@ -52,6 +52,7 @@ def register(app: Flask) -> None:
     @server_group.command("list")
     @click.option("--json", "as_json", is_flag=True, help="One JSON array of objects: name, host, port, role, "
                   "hosting_provider, max_connections.")
+    @domain_command
     def list_cmd(as_json):
         """List the database servers, the primary first."""
         servers = db_servers.all_servers(Session())

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 
 from app.cli import domain_command, fail
 from app.db import Session
-from app.nodeconf import LOOKUPS, NodeSettings, render_node, write_node
+from app.nodeconf import LOOKUPS, NodeSettings, render_node, render_warnings, write_node
 
 
 def register(app: Flask) -> None:
@@ -37,8 +37,13 @@ def register(app: Flask) -> None:
     @click.option("--admin-port", "admin_ports", multiple=True, type=int, help="Management TCP port (repeatable; default 22).")
     @click.option("--rtp", default="10000-20000", show_default=True, help="RTP port range START-END.")
     @click.option("--pool", type=int, default=None, help="ODBC connections (default: sized from the node's channel limits).")
-    @click.option("--cache-stale", type=int, default=10, show_default=True, help="Seconds before a cached object is refreshed.")
-    @click.option("--cache-max", type=int, default=60, show_default=True, help="Seconds a cached object lives at most.")
+    @click.option("--cache-stale", type=int, default=0, show_default=True,
+                  help="Seconds before a cached object is refreshed in the background (0: never; the admin's push expires it).")
+    @click.option("--cache-max", type=int, default=0, show_default=True,
+                  help="Seconds a cached object lives at most (0: until the admin's push expires it; an age limit drops "
+                       "objects while no database answers).")
+    @click.option("--db-timeout", type=int, default=2, show_default=True,
+                  help="Seconds a look-up may wait on one database server (connect, read, write) before the next is tried.")
     @click.option("--verbose-log", is_flag=True, help="Also log verbose messages to messages.log (debugging).")
     @click.option("--lookup", type=click.Choice(LOOKUPS), default="odbc", show_default=True,
                   help="How the dialplan reads realtime keys: the realtime switch, or func_odbc (one query per key).")
@@ -46,7 +51,7 @@ def register(app: Flask) -> None:
                   help="AMI password the admin uses to expire cached objects after a change (default: the app's AMI_SECRET; empty: AMI off).")
     @domain_command
     def render_cmd(node_name, out_dir, db_url, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports, rtp, pool,
-                   cache_stale, cache_max, verbose_log, lookup, ami_secret):
+                   cache_stale, cache_max, db_timeout, verbose_log, lookup, ami_secret):
         """Write NODE's Asterisk files (and its nftables rule set) into --out."""
         url = db_url or current_app.config["DATABASE_URL"]
         if not admin_nets:
@@ -57,18 +62,22 @@ def register(app: Flask) -> None:
             fail(f"--rtp must be START-END, not '{rtp}'")
         if not 1024 <= start < end <= 65535:
             fail(f"--rtp range {rtp} is not within 1024-65535")
-        if cache_stale < 1 or cache_max < cache_stale:
-            fail("--cache-stale must be at least 1 and not above --cache-max")
+        if cache_stale < 0 or cache_max < 0 or (cache_max and cache_stale > cache_max):
+            fail("--cache-stale and --cache-max must be 0 (never) or seconds, --cache-stale not above --cache-max")
+        if not 1 <= db_timeout <= 30:
+            fail("--db-timeout must be 1 to 30 seconds")
         try:
             settings = NodeSettings.from_database_url(
                 url, dsn=dsn, odbc_driver=odbc_driver, etc_dir=etc_dir, state_dir=state_dir,
                 admin_networks=_networks(admin_nets), admin_ports=list(admin_ports) or None, rtp_start=start, rtp_end=end,
-                pool=pool, cache_stale=cache_stale, cache_max=cache_max, verbose_log=verbose_log, lookup=lookup,
+                pool=pool, cache_stale=cache_stale, cache_max=cache_max, db_timeout=db_timeout, verbose_log=verbose_log, lookup=lookup,
                 ami_secret=current_app.config.get("AMI_SECRET", "") if ami_secret is None else ami_secret,
                 ami_port=current_app.config.get("AMI_PORT", 5038))
         except ValueError as exc:
             fail(str(exc))
         files = render_node(Session(), node_name, settings)
+        for warning in render_warnings(Session(), settings):
+            click.echo(f"warning: {warning}", err=True)
         Session.rollback()
         for path in write_node(files, out_dir):
             click.echo(str(path))

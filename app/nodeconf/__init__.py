@@ -49,6 +49,7 @@ FILES = (
     ("func_odbc.conf", "func_odbc.conf.j2"),
     ("cdr.conf", "cdr.conf.j2"),
     ("cdr_adaptive_odbc.conf", "cdr_adaptive_odbc.conf.j2"),
+    ("cdr_custom.conf", "cdr_custom.conf.j2"),
     ("odbc.ini", "odbc.ini.j2"),
     ("odbcinst.ini", "odbcinst.ini.j2"),
     ("nftables.conf", "nftables.conf.j2"),
@@ -82,8 +83,11 @@ class NodeSettings:
     rtp_start: int = 10000
     rtp_end: int = 20000
     pool: int | None = None  # None: sized from the node's channel limits
-    cache_stale: int = 10  # seconds before a cached endpoint/AOR/auth/identify is refreshed in the background
-    cache_max: int = 60  # seconds after which it is dropped and read again (worst-case lifetime of a change)
+    # Cached endpoints/AORs/auths/identify rows: seconds before a background refresh, and before they are dropped.
+    # 0 (default): never; the admin's push after each commit expires exactly what changed (sorcery.conf explains why
+    # an age limit empties caches while no database answers).
+    cache_stale: int = 0
+    cache_max: int = 0
     realtime_cache: int = 1  # pbx_realtime keeps an exact dialplan hit this long (built in to Asterisk)
     verbose_log: bool = False
     # How the static dialplan reads a realtime key: "odbc" (func_odbc: one SELECT of the row per look-up,
@@ -94,6 +98,16 @@ class NodeSettings:
     # (app.node_push): listening on the node's address, for the admin networks only. Empty: disabled.
     ami_secret: str = ""
     ami_port: int = 5038
+    # Database servers in the order this node reads them [(name, host, port)]: a replica at its hosting provider,
+    # the other replicas, the primary (app.dbtopology.read_order). Empty: db_host/db_port only (no topology).
+    read_servers: list[tuple[str, str, int]] = field(default_factory=list)
+    # Where CDRs are inserted (the primary: replicas are read-only). None: the first read server.
+    write_server: tuple[str, str, int] | None = None
+    # MariaDB Connector/ODBC timeouts in seconds (DSN keys CONN_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT): how long a
+    # look-up may wait on a server that does not answer before the next one is tried. res_odbc's own
+    # connect_timeout covers the login only (asterisk-db-loss.md).
+    db_timeout: int = 2
+    cdr_spool: str = "trunkline-cdr.json"  # local CDR copy (cdr_custom, in astlogdir/cdr-custom), shipped by scripts/cdr_ship.py
 
     @classmethod
     def from_database_url(cls, url: str, **overrides) -> NodeSettings:
@@ -122,9 +136,35 @@ class NodeSettings:
                 "astspooldir": spool, "astrundir": run, "astlogdir": log, "astsbindir": "/usr/sbin"}
 
 
+# ODBC connections per server a node may open. Measured (bench/bench_db_failover.py): at 20 calls/s through
+# both nodes the busiest node never had more than POOL_MEASURED connections busy at once on its read server (a
+# look-up holds one for about a millisecond). Each node gets room for CALLS_PER_CONNECTION concurrent calls per
+# connection, at least POOL_MIN (a second connection while the first is re-established), at most POOL_MAX.
+POOL_MEASURED = 2
+CALLS_PER_CONNECTION = 50
+POOL_MIN = 2
+POOL_MAX = 16
+
+
 def pool_size(concurrent_calls: int) -> int:
-    """ODBC connections for a node: a lookup holds one for about a millisecond, so one per 8 calls, 4..64."""
-    return max(4, min(64, math.ceil(concurrent_calls / 8)))
+    """ODBC connections per database server for a node handling concurrent_calls calls (POOL_MIN..POOL_MAX)."""
+    return max(POOL_MIN, min(POOL_MAX, math.ceil(concurrent_calls / CALLS_PER_CONNECTION)))
+
+
+def node_concurrency(session: Session, node: Node) -> int:
+    """Calls a node may carry at once: its client's channel limit, or the enabled carriers' (100 each when unset)."""
+    if node.role == "client":
+        client = session.scalar(select(Client).where(Client.node_id == node.id))
+        return client.max_channels if client else 10
+    carriers = session.scalars(select(Carrier).where(Carrier.enabled.is_(True)))
+    return sum(c.max_channels or 100 for c in carriers) or 100
+
+
+def node_pool(node: Node, session: Session | None = None) -> int:
+    """The ODBC pool `node render` gives this node per database server (the fleet budget uses it)."""
+    from sqlalchemy.orm import object_session
+
+    return pool_size(node_concurrency(session or object_session(node), node))
 
 
 def _split_networks(addresses) -> tuple[list[str], list[str]]:
@@ -152,7 +192,6 @@ def node_context(session: Session, node_name: str, settings: NodeSettings) -> di
     sip_open = False
     if node.role == "client":
         client = session.scalar(select(Client).where(Client.node_id == node.id))
-        concurrent = client.max_channels if client else 10
         if client is not None:
             for trunk in client.trunks:
                 if trunk.auth_mode == "credentials":
@@ -161,10 +200,10 @@ def node_context(session: Session, node_name: str, settings: NodeSettings) -> di
         sources += [n.public_ip for n in other_nodes if n.role == "carrier"]
     else:
         carriers = list(session.scalars(select(Carrier).where(Carrier.enabled.is_(True)).order_by(Carrier.name)))
-        concurrent = sum(c.max_channels or 100 for c in carriers) or 100
         for carrier in carriers:
             sources += carrier.address_list
         sources += [n.public_ip for n in other_nodes if n.role == "client"]
+    concurrent = node_concurrency(session, node)
     sip_v4, sip_v6 = _split_networks(sources)
     admin_v4, admin_v6 = _split_networks(settings.admin_networks)
     ipv6 = ":" in node.public_ip
@@ -190,6 +229,7 @@ def _environment() -> jinja2.Environment:
 def render_node(session: Session, node_name: str, settings: NodeSettings) -> dict[str, str]:
     """File name -> contents of every static file of one node."""
     context = node_context(session, node_name, settings)
+    context.update(read_plan(session, context["node"], settings, context["pool"]))
     env = _environment()
     return {name: env.get_template(template).render(**context) for name, template in FILES}
 
@@ -204,3 +244,54 @@ def write_node(files: dict[str, str], out: Path) -> list[Path]:
         path.chmod(0o600 if name in SECRET_FILES else 0o644)
         written.append(path)
     return written
+
+
+@dataclass
+class Dsn:
+    """One ODBC connection of a node: a res_odbc section and its odbc.ini DSN (same name)."""
+
+    name: str
+    server: str  # database server name ('' without a topology)
+    host: str
+    port: int
+    pool: int
+    priority: int  # 1 = read first
+
+
+def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -> dict:
+    """The node's DSNs in read order, its CDR DSN, and fleet warnings (template context).
+
+    The first DSN keeps the name settings.dsn, so a single-server platform renders as before.
+    """
+    from app.dbtopology import read_order
+    from app.models import DbServer
+
+    servers = settings.read_servers
+    write = settings.write_server
+    if not servers:
+        known = list(session.scalars(select(DbServer)))
+        if known:
+            servers = [(s.name, s.host, s.port) for s in read_order(known, node.hosting_provider, node.id)]
+            primary = next((s for s in known if s.role == "primary"), None)
+            write = write or ((primary.name, primary.host, primary.port) if primary else None)
+    if not servers:
+        servers = [("", settings.db_host, settings.db_port)]
+    dsns = [Dsn(settings.dsn if i == 0 else f"{settings.dsn}_{i + 1}", name, host, port, pool, i + 1)
+            for i, (name, host, port) in enumerate(servers)]
+    write = write or servers[0]
+    cdr_dsn = next((d for d in dsns if (d.host, d.port) == (write[1], write[2])), None)
+    if cdr_dsn is None:
+        cdr_dsn = Dsn(f"{settings.dsn}_cdr", write[0], write[1], write[2], POOL_MIN, 0)
+        extra = [cdr_dsn]
+    else:
+        extra = []
+    warnings = render_warnings(session, settings)
+    return {"dsns": dsns, "all_dsns": dsns + extra, "read_dsns": [d.name for d in dsns][:5], "cdr_dsn": cdr_dsn,
+            "db_warnings": warnings}
+
+
+def render_warnings(session: Session, settings: NodeSettings) -> list[str]:
+    """What `node render` and the node page warn about: servers the fleet's ODBC pools may overrun."""
+    from app.dbtopology import fleet_warnings
+
+    return fleet_warnings(session, lambda n: settings.pool or node_pool(n, session))

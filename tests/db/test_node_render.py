@@ -95,7 +95,7 @@ def test_paths_and_lifetimes_follow_the_settings(seeded):
 
 
 def test_pool_size_bounds():
-    assert (pool_size(0), pool_size(30), pool_size(200), pool_size(10_000)) == (4, 4, 25, 64)
+    assert (pool_size(0), pool_size(30), pool_size(200), pool_size(10_000)) == (2, 2, 4, 16)
 
 
 def _cli(seeded):
@@ -136,7 +136,7 @@ def test_lookup_modes(seeded):
     odbc = render(seeded, "cl-ovh-bhs7", lookup="odbc")
     assert "exten => s,1,Return(${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
     assert "noload => func_odbc.so" not in odbc["modules.conf"]
-    assert "dsn = trunkline" in odbc["func_odbc.conf"] and "FROM extensions WHERE context=" in odbc["func_odbc.conf"]
+    assert "readhandle = trunkline\n" in odbc["func_odbc.conf"] and "FROM extensions WHERE context=" in odbc["func_odbc.conf"]
     with pytest.raises(ValueError, match="lookup must be one of"):
         NodeSettings(lookup="carrier-pigeon")
 
