@@ -9,8 +9,9 @@ import click
 from flask import Flask, current_app
 
 from app.cli import domain_command, fail
-from app.db import Session
-from app.nodeconf import LOOKUPS, NodeSettings, render_node, render_warnings, write_node
+from app.db import Session, utc_now
+from app.nodeconf import LOOKUPS, NodeSettings, local_copy, record_local_copy, render_node, render_warnings, write_node
+from app.services import nodes
 
 
 def register(app: Flask) -> None:
@@ -75,10 +76,14 @@ def register(app: Flask) -> None:
                 ami_port=current_app.config.get("AMI_PORT", 5038))
         except ValueError as exc:
             fail(str(exc))
+        settings.rendered_at = utc_now()
         files = render_node(Session(), node_name, settings)
         for warning in render_warnings(Session(), settings):
             click.echo(f"warning: {warning}", err=True)
-        Session.rollback()
+        # The node page shows when this node's local 911 copy was written and whether it is still current.
+        node = nodes.get(Session(), node_name)
+        record_local_copy(Session(), node, local_copy(Session(), node), settings.rendered_at)
+        Session.commit()
         for path in write_node(files, out_dir):
             click.echo(str(path))
 

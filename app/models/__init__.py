@@ -5,7 +5,7 @@ from app.models.audit import AuditEntry
 from app.models.calls import CallRollup, CallRollupState
 from app.models.carrier import Carrier
 from app.models.client import Client
-from app.models.dbserver import DbServer
+from app.models.dbserver import DbServer, NodeLocalCopy
 from app.models.node import Node
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
@@ -13,5 +13,6 @@ from app.models.realtime import REALTIME_TABLES
 from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
-__all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "DbServer", "E911Call", "Node", "PhoneNumber",
+__all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "DbServer", "E911Call", "Node",
+           "NodeLocalCopy", "PhoneNumber",
            "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk", "TrunkAddress", "User"]

@@ -1,8 +1,10 @@
-"""DbServer: one MariaDB server of the platform (the primary or a replica)."""
+"""DbServer: one MariaDB server of the platform (the primary or a replica); NodeLocalCopy: a node's 911 data."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -37,3 +39,19 @@ class DbServer(Base):
 
     def __str__(self) -> str:
         return self.name
+
+
+class NodeLocalCopy(Base):
+    """What a node was last rendered with for the calls it must place while no database answers (911).
+
+    `node render` writes the client's E911 rows and the route rows into the node's extensions.conf and records
+    here when (rendered_at) and a digest of those rows; the node page compares the digest with the rows of now,
+    so the admin sees when a node's local copy is out of date and needs a re-render.
+    """
+
+    __tablename__ = "node_local_copies"
+
+    node_id: Mapped[int] = mapped_column(Integer, ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True)
+    rendered_at: Mapped[datetime] = mapped_column(DateTime)
+    digest: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from app.db import utc_now
 from app.errors import NotFound
 from app.models import Carrier, Client, Node
 from app.node_push import AMI_USER
@@ -107,6 +109,7 @@ class NodeSettings:
     # look-up may wait on a server that does not answer before the next one is tried. res_odbc's own
     # connect_timeout covers the login only (asterisk-db-loss.md).
     db_timeout: int = 2
+    rendered_at: datetime | None = None  # stamped into the node's local copy (None: now, UTC)
     cdr_spool: str = "trunkline-cdr.json"  # local CDR copy (cdr_custom, in astlogdir/cdr-custom), shipped by scripts/cdr_ship.py
 
     @classmethod
@@ -230,6 +233,8 @@ def render_node(session: Session, node_name: str, settings: NodeSettings) -> dic
     """File name -> contents of every static file of one node."""
     context = node_context(session, node_name, settings)
     context.update(read_plan(session, context["node"], settings, context["pool"]))
+    context["local"] = local_copy(session, context["node"])
+    context["local_as_of"] = settings.rendered_at or utc_now()
     env = _environment()
     return {name: env.get_template(template).render(**context) for name, template in FILES}
 
@@ -295,3 +300,48 @@ def render_warnings(session: Session, settings: NodeSettings) -> list[str]:
     from app.dbtopology import fleet_warnings
 
     return fleet_warnings(session, lambda n: settings.pool or node_pool(n, session))
+
+
+def local_copy(session: Session, node: Node) -> dict:
+    """The rows a node keeps in its own extensions.conf for calls placed while no database answers.
+
+    Client node: its client's E911 rows (tl-e911, every trunk: number and default levels, as resolve_e911 wrote
+    them) and every route row (tl-route: carriers and carrier nodes), so a 911 call gets the same cascade answer
+    (number, carrier, digits) as with the database up, as of this render. Carrier nodes keep nothing (their
+    911 path reads no key). Returns {"rows": {context: [(key, value)]}, "digest": sha256 hex, "count": n}.
+    """
+    import hashlib
+
+    from app.models import Trunk
+    from app.models.realtime import REALTIME_TABLES
+
+    ext = REALTIME_TABLES["extensions"]
+    rows: dict[str, list[tuple[str, str]]] = {RT_E911: [], RT_ROUTE: []}
+    client = session.scalar(select(Client).where(Client.node_id == node.id)) if node.role == "client" else None
+    if client is not None:
+        trunk_ids = [str(t) for t in session.scalars(select(Trunk.id).where(Trunk.client_id == client.id))]
+        query = select(ext.c.context, ext.c.exten, ext.c.appdata).where(ext.c.priority == 1, ext.c.context.in_((RT_E911, RT_ROUTE)))
+        for context, exten, appdata in session.execute(query.order_by(ext.c.context, ext.c.exten)):
+            if context == RT_ROUTE or exten.split("*", 1)[0] in trunk_ids:
+                rows[context].append((exten, appdata or ""))
+    digest = hashlib.sha256(repr(sorted((c, r) for c, items in rows.items() for r in items)).encode()).hexdigest()
+    return {"rows": rows, "digest": digest, "count": sum(len(v) for v in rows.values())}
+
+
+def record_local_copy(session: Session, node: Node, copy: dict, when) -> None:
+    """Remember what node render gave the node (shown on the node page, compared with the rows of now)."""
+    from app.models import NodeLocalCopy
+
+    entry = session.get(NodeLocalCopy, node.id) or NodeLocalCopy(node_id=node.id)
+    entry.rendered_at, entry.digest, entry.rows = when, copy["digest"], copy["count"]
+    session.add(entry)
+
+
+def local_copy_state(session: Session, node: Node) -> dict:
+    """For the node page: when its local 911 copy was written, and whether the database has changed since."""
+    from app.models import NodeLocalCopy
+
+    entry = session.get(NodeLocalCopy, node.id)
+    if entry is None:
+        return {"rendered_at": None, "current": False, "rows": 0}
+    return {"rendered_at": entry.rendered_at, "current": entry.digest == local_copy(session, node)["digest"], "rows": entry.rows}

@@ -34,6 +34,14 @@ def upgrade() -> None:
     sa.UniqueConstraint('primary_flag', name=op.f('uq_db_servers_primary_flag')),
     sa.UniqueConstraint('host', 'port', name=op.f('uq_db_servers_host'))
     )
+    op.create_table('node_local_copies',
+    sa.Column('node_id', sa.Integer(), nullable=False),
+    sa.Column('rendered_at', sa.DateTime(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['node_id'], ['nodes.id'], name=op.f('fk_node_local_copies_node_id_nodes'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('node_id', name=op.f('pk_node_local_copies'))
+    )
     # A CDR may now arrive twice (directly, and shipped from the node's spool): one row per (uniqueid, sequence).
     # Rows written before nodes had a systemname may share both (two nodes, same second): the later copies keep
     # their row and lose only the sequence number, which nothing reads, so the index can be built.
@@ -50,4 +58,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('uq_cdr_uniqueid_sequence', table_name='cdr')
+    op.drop_table('node_local_copies')
     op.drop_table('db_servers')

@@ -134,7 +134,7 @@ def test_lookup_modes(seeded):
     assert "DIALPLAN_EXISTS(${ARG1},${ARG2},1)" in switch["extensions.conf"] and "ODBC_TL_LOOKUP" not in switch["extensions.conf"]
     assert "noload => func_odbc.so" in switch["modules.conf"]
     odbc = render(seeded, "cl-ovh-bhs7", lookup="odbc")
-    assert "exten => s,1,Return(${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
+    assert "exten => s,1,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
     assert "noload => func_odbc.so" not in odbc["modules.conf"]
     assert "readhandle = trunkline\n" in odbc["func_odbc.conf"] and "FROM extensions WHERE context=" in odbc["func_odbc.conf"]
     with pytest.raises(ValueError, match="lookup must be one of"):

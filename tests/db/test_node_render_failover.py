@@ -83,3 +83,48 @@ def test_warning_when_the_fleet_pools_exceed_a_server(topology, tmp_path):
                                                                 "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl"])
     assert result.exit_code == 0, result.output
     assert "warning: database server db-vultr-r1" in result.stderr
+
+
+def test_lookup_failure_is_503_and_911_data_is_kept_locally(topology):
+    from app.e911 import resolve_e911
+    from app.models import Trunk
+
+    ext = render(topology, "cl-ovh-bhs7", rendered_at=__import__("datetime").datetime(2026, 11, 30, 17, 0, 0))["extensions.conf"]
+    lookup = ext[ext.index("[tl-lookup]"):ext.index("[tl-e164]")]
+    assert 'GotoIf($["${ODBCROWS}" = "-1"]?down)' in lookup and "Goto(tl-end,unavailable,1)" in lookup
+    assert "Log(ERROR,no database server answered" in lookup
+    assert "TL_LOCAL_AS_OF = 2026-11-30T17:00:00Z" in ext
+    assert "exten => 911,1,Set(TL_EMERGENCY=1)" in ext
+    # Every E911 row of ACME's trunks is in the local copy, with the value resolve_e911 gives now.
+    local = ext[ext.index("[tl-local-tl-e911]"):ext.index("[tl-local-tl-route]")]
+    acme_trunks = topology.query(Trunk).filter(Trunk.client.has(account_code="ACME")).all()
+    for trunk in acme_trunks:
+        assert f"exten => {trunk.id}*default,1,Return(" in local
+        answer = resolve_e911(topology, trunk, None)
+        assert f"|{answer.number}|carrier-{answer.carrier.name}|{answer.sent}|" in local
+    other = topology.query(Trunk).filter(~Trunk.client.has(account_code="ACME")).first()
+    assert f"exten => {other.id}*default" not in local  # another client's rows stay out
+    assert "exten => nodes,1,Return(" in ext[ext.index("[tl-local-tl-route]"):]
+
+
+def test_node_page_state_of_the_local_copy(topology, tmp_path):
+    from app.nodeconf import local_copy_state
+    from app.services import clients
+
+    node = nodes.get(topology, "cl-ovh-bhs7")
+    assert local_copy_state(topology, node)["rendered_at"] is None
+    app = Flask("render-local")
+    app.config["DATABASE_URL"] = "sqlite:///unused.db"
+    node_cli.register(app)
+    result = app.test_cli_runner().invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "o"),
+                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl"])
+    assert result.exit_code == 0, result.output
+    state = local_copy_state(topology, node)
+    assert state["rendered_at"] is not None and state["current"] and state["rows"] > 0
+    # ACME's default E911 number changes: the node's copy is now out of date until the next render.
+    acme = clients.get(topology, "ACME")
+    clients.save(topology, {"e911_number": "204-555-1203"}, ACTOR, acme)
+    from app.projection import apply_pending
+
+    apply_pending(topology)
+    assert local_copy_state(topology, node)["current"] is False
