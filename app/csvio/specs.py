@@ -101,7 +101,8 @@ def _carrier_rows(session: Session) -> Iterator[dict]:
             "name": c.name, "tier": c.tier, "auth": c.auth_mode, "signalling_addresses": _spaced(c.signalling_addresses),
             "port": c.port, "callerid_format": c.callerid_format, "e911_callerid_format": c.e911_callerid_format,
             "dial_format": c.dial_format, "send_pai": _yes(c.send_pai), "provides_911": _yes(c.provides_911),
-            "priority": c.priority, "max_channels": c.max_channels, "username": _cell(c.username),
+            "priority": c.priority, "max_channels": c.max_channels, "privacy_mode": c.privacy_mode,
+            "username": _cell(c.username),
             "enabled": _yes(c.enabled), "password": _cell(c.password),
         }
 
@@ -113,7 +114,7 @@ CARRIERS = KindSpec(
         Column("signalling_addresses", "signalling_addresses"), Column("port", "port"),
         Column("callerid_format", "callerid_format"), Column("e911_callerid_format", "e911_callerid_format"),
         Column("dial_format", "dial_format"), Column("send_pai", "send_pai"), Column("provides_911", "provides_911"),
-        Column("priority", "priority"), Column("max_channels", "max_channels"),
+        Column("priority", "priority"), Column("max_channels", "max_channels"), Column("privacy_mode", "privacy_mode"),
         Column("username", "username"), Column("enabled", "enabled"), Column("password", "password", secret=True),
     ),
     required=("name", "signalling_addresses"),

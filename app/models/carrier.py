@@ -9,6 +9,11 @@ from app.db import Base
 from app.numbering import NumberFormat
 
 _FORMATS = ",".join(f"'{f.value}'" for f in NumberFormat)
+# How a carrier wants a caller's request for privacy signalled (docs/nodes.md, "Caller-ID privacy"):
+#   pai:  RFC 3325 - anonymous From, the caller ID in P-Asserted-Identity, "Privacy: id";
+#   rpid: draft-ietf-sip-privacy-04 Remote-Party-ID (on every call; privacy=full on private ones), anonymous From.
+PRIVACY_MODES = ("pai", "rpid")
+_PRIVACY_MODES = ",".join(f"'{m}'" for m in PRIVACY_MODES)
 
 
 class Carrier(Base):
@@ -24,6 +29,7 @@ class Carrier(Base):
         CheckConstraint("port BETWEEN 1 AND 65535", name="port"),
         CheckConstraint("max_channels >= 0", name="max_channels"),
         CheckConstraint("auth_mode = 'ip' OR (username IS NOT NULL AND password IS NOT NULL)", name="register_credentials"),
+        CheckConstraint(f"privacy_mode IN ({_PRIVACY_MODES})", name="privacy_mode"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -39,6 +45,7 @@ class Carrier(Base):
     e911_callerid_format: Mapped[str] = mapped_column(String(8), default="e164")
     dial_format: Mapped[str] = mapped_column(String(8), default="e164")
     send_pai: Mapped[bool] = mapped_column(Boolean, default=False)
+    privacy_mode: Mapped[str] = mapped_column(String(8), default="pai", server_default="pai")
     provides_911: Mapped[bool] = mapped_column(Boolean, default=False)
     priority: Mapped[int] = mapped_column(Integer, default=10)
     max_channels: Mapped[int] = mapped_column(Integer, default=0)

@@ -64,6 +64,10 @@ def carrier_endpoint_rows(carrier: Carrier, rows: Rows) -> None:
     ep = carrier.endpoint_id
     endpoint = {"id": ep, "aors": ep, "context": CTX_FROM_CARRIER, "allow": "ulaw,alaw", **_MEDIA,
                 "identify_by": "ip", "send_pai": "yes" if carrier.send_pai else "no",
+                # privacy_mode rpid: Asterisk writes Remote-Party-ID on every call, privacy=full when the
+                # caller's presentation is restricted (res_pjsip_caller_id add_rpid_header). Mode pai with
+                # send_pai off: the carrier node's dialplan adds PAI and "Privacy: id" on private calls only.
+                "send_rpid": "yes" if carrier.privacy_mode == "rpid" else "no",
                 "trust_id_outbound": "yes", "trust_id_inbound": "no", "set_var": f"TL_CARRIER={carrier.id}",
                 "device_state_busy_at": carrier.max_channels or None}
     host = _first_host(carrier.address_list)
@@ -106,29 +110,48 @@ def trunk_vars(trunk: Trunk) -> str:
                                    main.e164 if usable_main else "", str(main.carrier_id) if usable_main else ""])
 
 
+def auth_match_header(username: str) -> str:
+    """The identify match_header of a registering trunk: its digest username in the Authorization header.
+
+    Asterisk prints the parsed header as `Digest username="acme_branch", realm="asterisk", ...` and matches
+    the value with a POSIX extended regex (res_pjsip_endpoint_identifier_ip); usernames are letters, digits
+    and `_` only (services.trunks), so nothing in them needs escaping.
+    """
+    return f'Authorization: /[ ,]username="{username}"/'
+
+
 def trunk_endpoint_rows(trunk: Trunk, rows: Rows) -> None:
     """Endpoint, AOR, auth and identify rows of a trunk of an active client."""
     ep = trunk.endpoint_id
     endpoint = {"id": ep, "aors": ep, "context": CTX_FROM_TRUNK, "allow": trunk.codecs, **_MEDIA,
                 "accountcode": trunk.client.account_code, "set_var": trunk_vars(trunk),
-                "trust_id_inbound": "no", "trust_id_outbound": "no", "send_pai": "no",
+                # trust_id_inbound: the caller's identity is P-Asserted-Identity when the PBX sends one, else
+                # From (Asterisk reads PAI, then Remote-Party-ID, then From; a Privacy header other than "none"
+                # with PAI restricts the presentation). The dialplan then checks the number is the client's own.
+                # trust_connected_line no: the identity is checked once, on the INVITE; a PAI in a later
+                # re-INVITE/UPDATE from the PBX must not reach the carrier as an unchecked connected line.
+                "trust_id_inbound": "yes", "trust_connected_line": "no", "trust_id_outbound": "no", "send_pai": "no",
                 "device_state_busy_at": trunk.max_channels or None}
     aor = {"id": ep, "qualify_frequency": 60}
     if trunk.auth_mode == "credentials":
         auth_id = f"{ep}-auth"
-        # Asterisk finds a registering PBX's endpoint by name only ("username"/"auth_username" look up an
-        # endpoint *called* like the SIP user) and its AOR by the To or Authorization user. The PBX uses
-        # its own username (acme_branch), so: the endpoint is identified by its From user (an identify
-        # row with a match_header regex; the digest password is still required), and the AOR is named
-        # after the username (usernames never contain '-', so they never collide with other ids).
+        # A registering PBX is identified by the username of its digest Authorization header, never by
+        # From (which carries its DID or the caller's number, whatever the PBX likes). Asterisk's own
+        # auth_username identifier looks up an endpoint *named* like that username, so the endpoint keeps its
+        # name and an identify row matches the Authorization header instead: an INVITE or REGISTER without
+        # one is challenged (401, Asterisk's artificial endpoint), the answer is identified by its username
+        # and its digest checked against this auth. The AOR is named after the username: Asterisk 22's
+        # registrar looks the AOR up by the Authorization username only when identify_by lists auth_username
+        # (by the To user only with "username", which would also let From name an endpoint), hence
+        # "header,auth_username"; no endpoint is named like a username, so auth_username itself never
+        # matches. Usernames never contain '-', so they never collide with other ids.
         aor["id"] = trunk.username
         endpoint.update(aors=trunk.username, auth=auth_id, identify_by="header,auth_username", rewrite_contact="yes")
         aor.update(max_contacts=1, remove_existing="yes", default_expiration=300, minimum_expiration=60)
         _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": trunk.username,
                                          "password": trunk.password})
         rid = f"{ep}-user"
-        _add(rows, "ps_endpoint_id_ips", rid, {"id": rid, "endpoint": ep,
-                                               "match_header": f"From: /sips?:{trunk.username}@/"})
+        _add(rows, "ps_endpoint_id_ips", rid, {"id": rid, "endpoint": ep, "match_header": auth_match_header(trunk.username)})
     else:
         endpoint["identify_by"] = "ip"
         host = _first_host(trunk.address_list)

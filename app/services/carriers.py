@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app import projection
 from app.errors import Conflict, ValidationError
 from app.models import Carrier, PhoneNumber, Trunk
+from app.models.carrier import PRIVACY_MODES
 from app.numbering import NumberFormat
 from app.services import fields as F
 from app.services.audit import Actor
@@ -28,6 +29,7 @@ FIELDS = {
     "e911_callerid_format": F.Field(F.choice(FORMATS), default="e164"),
     "dial_format": F.Field(F.choice(FORMATS), default="e164"),
     "send_pai": F.Field(F.boolean, default=False),
+    "privacy_mode": F.Field(F.choice(list(PRIVACY_MODES)), default="pai"),
     "provides_911": F.Field(F.boolean, default=False),
     "priority": F.Field(F.integer(0, 1000), default=10),
     "max_channels": F.Field(F.integer(0, 100000), default=0),

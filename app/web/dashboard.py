@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
@@ -19,6 +19,7 @@ from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
 from app.models import Carrier, Client, E911Call, Node, PhoneNumber, PortOrder, Trunk
+from app.models.realtime import REALTIME_TABLES
 
 
 def counts(session: OrmSession) -> dict[str, int]:
@@ -47,6 +48,30 @@ def e911_coverage(session: OrmSession) -> list[dict]:
             except E911Unresolved as exc:
                 problems.append({"what": f"trunk {trunk}", "client": client, "trunk": trunk, "reason": "; ".join(exc.reasons)})
     return problems
+
+
+E911_UNRESOLVED_MARK = "e911-unresolved"  # CDR userfield the client node's tl-911 sets (extensions.conf.j2)
+
+
+def e911_unresolved_calls(session: OrmSession, days: int = 30, limit: int = 50) -> list[dict]:
+    """911 calls of the last `days` days that left without a resolved E911 route, newest first.
+
+    The client node marks them (cdr.userfield = E911_UNRESOLVED_MARK) when the cascade resolved nothing
+    and the call left with the client's own number or its main number instead of a registered one; each
+    is an address the 911 centre may not have. Shape: [{"start", "account", "trunk", "caller_id", "via"}] (via: the node or carrier endpoint dialled).
+    """
+    cdr = REALTIME_TABLES["cdr"]
+    since = datetime.combine(date.today() - timedelta(days=days - 1), datetime.min.time())
+    rows = session.execute(select(cdr.c.start, cdr.c.accountcode, cdr.c.channel, cdr.c.src, cdr.c.dstchannel)
+                           .where(cdr.c.userfield == E911_UNRESOLVED_MARK, cdr.c.start >= since)
+                           .order_by(cdr.c.start.desc()).limit(limit))
+    out = []
+    for start, account, channel, src, dstchannel in rows:
+        # PJSIP/trunk-ACME-main-0000002a -> trunk-ACME-main
+        trunk = (channel or "").removeprefix("PJSIP/").rsplit("-", 1)[0]
+        out.append({"start": start, "account": account, "trunk": trunk, "caller_id": src or "",
+                    "via": (dstchannel or "").removeprefix("PJSIP/").rsplit("-", 1)[0]})
+    return out
 
 
 def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], list[str]]:
@@ -153,7 +178,7 @@ class DashboardView(AdminIndexView):
         traffic = calls(session, client=client_filter, carrier=carrier_filter)
         stale_calls = start_rollup_refresh(traffic["freshness"])
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
-                           e911_calls=recent_e911_calls(session),
+                           unresolved_calls=e911_unresolved_calls(session), e911_calls=recent_e911_calls(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic,
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,

@@ -34,7 +34,17 @@ class CarrierForm(SecureForm):
     callerid_format = SelectField("Caller ID format", choices=FORMAT_CHOICES)
     e911_callerid_format = SelectField("911 caller ID format", choices=FORMAT_CHOICES)
     dial_format = SelectField("Dialled number format", choices=FORMAT_CHOICES)
-    send_pai = BooleanField("Send P-Asserted-Identity")
+    send_pai = BooleanField("Send P-Asserted-Identity", description="On every call: the caller ID also in a "
+                            "P-Asserted-Identity header (RFC 3325), for carriers that read it there.")
+    privacy_mode = SelectField(
+        "Caller-ID privacy", choices=options([
+            ("pai", "RFC 3325: anonymous From, caller ID in P-Asserted-Identity, Privacy: id (default)"),
+            ("rpid", "Remote-Party-ID: anonymous From, caller ID in Remote-Party-ID with privacy=full")]),
+        default="pai",
+        description="How this carrier wants a call whose caller asked for privacy (anonymous From, Privacy: id or *67) "
+                    "to be marked. The caller ID is always sent, checked, in this carrier's format; only the header "
+                    "differs. Remote-Party-ID is sent on every call (privacy=off when the caller ID may be shown). "
+                    "911 calls ignore privacy.")
     provides_911 = BooleanField("Provides 911")
     priority = _text("Priority", "Lower is tried first.", default="10")
     max_channels = _text("Maximum channels", "0 means no limit.", default="0")

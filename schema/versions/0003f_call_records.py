@@ -1,7 +1,7 @@
 """Call records counted right (cdr arrival id, cross-node call id, the call rollup); 911 calls and their alerts
 
 Revision ID: 0003f
-Revises: 0002
+Revises: 0003a
 Create Date: 2026-11-30 16:40:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003f'
-down_revision = '0002'
+down_revision = '0003a'
 branch_labels = None
 depends_on = None
 

@@ -56,3 +56,10 @@ def test_same_source_network_twice_on_one_node_is_refused(seeded):
 
 def test_e911_registration_needs_a_client(seeded):
     _fails(seeded, "UPDATE phone_numbers SET e911_registered = 1 WHERE e164 = '+16045553403'")
+
+
+def test_carrier_privacy_mode_is_one_the_nodes_know(seeded):
+    """CHECK (privacy_mode IN ('pai', 'rpid')), added by migration 0003a; existing carriers default to pai."""
+    assert seeded.execute(text("SELECT DISTINCT privacy_mode FROM carriers")).scalars().all() == ["pai"]
+    _fails(seeded, "UPDATE carriers SET privacy_mode = 'isup' WHERE name = 'telus'")
+    seeded.execute(text("UPDATE carriers SET privacy_mode = 'rpid' WHERE name = 'telus'"))

@@ -15,7 +15,7 @@ IDS = REALTIME_TABLES["ps_endpoint_id_ips"]
 EP = REALTIME_TABLES["ps_endpoints"]
 
 
-def test_credentials_trunk_aor_is_named_after_its_username_and_identified_by_from_user(seeded):
+def test_credentials_trunk_aor_is_named_after_its_username_and_identified_by_its_digest_username(seeded):
     trunks.save(seeded, {"client": "GLOBEX", "name": "remote", "auth_mode": "credentials", "username": "globex_rem"}, ACTOR)
     apply_pending(seeded)
     ep = seeded.execute(select(EP).where(EP.c.id == "trunk-GLOBEX-remote")).one()
@@ -24,7 +24,9 @@ def test_credentials_trunk_aor_is_named_after_its_username_and_identified_by_fro
     assert (aor.max_contacts, aor.remove_existing) == (1, "yes")
     assert seeded.scalar(select(AOR.c.id).where(AOR.c.id == "trunk-GLOBEX-remote")) is None
     ident = seeded.execute(select(IDS).where(IDS.c.endpoint == "trunk-GLOBEX-remote")).one()
-    assert ident.match_header == "From: /sips?:globex_rem@/" and ident.match is None
+    # Identified by the Authorization header's digest username, never by From (which carries a DID).
+    assert ident.match_header == 'Authorization: /[ ,]username="globex_rem"/' and ident.match is None
+    assert (ep.identify_by, ep.trust_id_inbound, ep.trust_connected_line) == ("header,auth_username", "yes", "no")
     assert drift(seeded) == []
 
 

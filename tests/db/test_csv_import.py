@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from app.models import AuditEntry
+from app.models.realtime import REALTIME_TABLES
 from app.projection import drift
 from app.services import carriers, clients, nodes, numbers, trunks
-from tests.db.csv_support import audit_count, last_audit_id, run_import, snapshot
+from tests.db.csv_support import audit_count, export_text, last_audit_id, run_import, snapshot
 
 NUMBERS_HEADER = "number,carrier,client,trunk,e911_registered,e911_address,port_status,port_target_carrier\n"
 
@@ -146,6 +147,32 @@ def test_csv_column_names_map_to_service_fields_and_values_accept_every_spelling
     assert (2, "username", "is required when the carrier authenticates by registration") in errors
     errors = errors_of(run_import(seeded, "carriers", "name,signalling_addresses,auth\nthird,203.0.113.95,telepathy\n"))
     assert errors == [(2, "auth", "'telepathy' is not one of: ip, register")]
+    assert drift(seeded) == []
+
+
+def test_carrier_privacy_mode_column_imports_exports_and_refuses_unknown_modes(seeded):
+    """privacy_mode: pai (RFC 3325, the default) or rpid (Remote-Party-ID); projected as the endpoint's send_rpid."""
+    text = ("name,signalling_addresses,privacy_mode\n"
+            "rpidco,203.0.113.110,RPID\n"
+            "paico,203.0.113.111,pai\n"
+            "defco,203.0.113.112,\n")
+    result = run_import(seeded, "carriers", text)
+    assert result.created == 3, [str(e) for e in result.errors]
+    assert [carriers.get(seeded, n).privacy_mode for n in ("rpidco", "paico", "defco")] == ["rpid", "pai", "pai"]
+    endpoints = REALTIME_TABLES["ps_endpoints"]
+    send_rpid = dict(seeded.execute(select(endpoints.c.id, endpoints.c.send_rpid).where(
+        endpoints.c.id.in_(["carrier-rpidco", "carrier-paico"]))).all())
+    assert send_rpid == {"carrier-rpidco": "yes", "carrier-paico": "no"}
+    before = snapshot(seeded)
+    errors = errors_of(run_import(seeded, "carriers", "name,signalling_addresses,privacy_mode\nx1,203.0.113.113,isup\n"
+                                  "x2,203.0.113.114,pai\n"))
+    assert errors == [(2, "privacy_mode", "'isup' is not one of: pai, rpid")]
+    assert snapshot(seeded) == before
+    exported = export_text(seeded, "carriers")
+    header = exported.splitlines()[0].split(",")
+    assert header.index("privacy_mode") == header.index("max_channels") + 1
+    assert ",rpid," in next(line for line in exported.splitlines() if line.startswith("rpidco,"))
+    assert run_import(seeded, "carriers", exported).updated == 0  # the export imports as it is, unchanged
     assert drift(seeded) == []
 
 

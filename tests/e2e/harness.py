@@ -394,10 +394,12 @@ class Platform:
         return CallResult(result.returncode, [m for m in messages if m.direction == "sent"],
                           [m for m in messages if m.direction == "received"], at)
 
-    def call(self, source_ip: str, node: str, dialled: str, caller: str, expect: int, tag: str = "call") -> CallResult:
-        """One INVITE from source_ip to a node; expect its final answer."""
+    def call(self, source_ip: str, node: str, dialled: str, caller: str, expect: int, tag: str = "call",
+             **scenario) -> CallResult:
+        """One INVITE from source_ip to a node; expect its final answer. scenario: uac_scenario's keywords
+        (from_value, headers, auth, ...)."""
         target = f"{self._node_ip(node)}:{SIP_PORT}"
-        return self._sipp_once(uac_scenario(dialled, caller, expect), source_ip, target, tag)
+        return self._sipp_once(uac_scenario(dialled, caller, expect, **scenario), source_ip, target, tag)
 
     def register(self, source_ip: str, node: str, user: str, password: str, expect: tuple[int, ...]) -> CallResult:
         target = f"{self._node_ip(node)}:{SIP_PORT}"

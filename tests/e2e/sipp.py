@@ -60,52 +60,67 @@ def uas_scenario(reject_503: str | None = None, reject_486: str | None = None) -
     return xml
 
 
-def uac_scenario(dialled: str, caller: str, expect: int, *, display: str = "Caller", hold_ms: int = 300) -> str:
-    """One call: INVITE sip:DIALLED@node with From CALLER; expect final answer EXPECT (200: ACK, then BYE)."""
-    common = f"""From: "{display}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+def uac_scenario(dialled: str, caller: str, expect: int, *, display: str = "Caller", hold_ms: int = 300,
+                 from_value: str | None = None, headers: tuple[str, ...] = (), auth: tuple[str, str] | None = None) -> str:
+    """One call: INVITE sip:DIALLED@node with From CALLER; expect final answer EXPECT (200: ACK, then BYE).
+
+    from_value: the whole From header value before its tag, as a real PBX writes it (e.g.
+    '"Anonymous" <sip:anonymous@anonymous.invalid>'); headers: extra header lines (P-Asserted-Identity,
+    Privacy...); auth: (username, password) to answer a 401 challenge with, as a registering PBX does."""
+    from_value = from_value or f'"{display}" <sip:{caller}@[local_ip]:[local_port]>'
+    common = f"""From: {from_value};tag=[pid]SIPpTag00[call_number]
 Call-ID: [call_id]"""
-    xml = _HEAD + '<scenario name="uac">\n'
-    xml += _send(f"""INVITE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
+    extra = "".join(f"{line}\n" for line in headers)
+
+    def invite(cseq: int, auth_line: str = "") -> str:
+        return f"""INVITE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 {common}
 To: <sip:{dialled}@[remote_ip]:[remote_port]>
-CSeq: 1 INVITE
+CSeq: {cseq} INVITE
 Contact: <sip:{caller}@[local_ip]:[local_port]>
-Max-Forwards: 70
+{extra}{auth_line}Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
-{_SDP}""", retrans=True)
+{_SDP}"""
+
+    def ack(cseq: int, via: str = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]") -> str:
+        return f"""ACK sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
+{via}
+{common}
+[last_To:]
+CSeq: {cseq} ACK
+Max-Forwards: 70
+Content-Length: 0"""
+
+    xml = _HEAD + '<scenario name="uac">\n'
+    xml += _send(invite(1), retrans=True)
+    cseq = 1
+    if auth is not None:
+        xml += '  <recv response="100" optional="true"/>\n'
+        xml += '  <recv response="401" auth="true"/>\n'
+        xml += _send(ack(1, "[last_Via:]"))
+        cseq = 2
+        xml += _send(invite(2, f"[authentication username={auth[0]} password={auth[1]}]\n"), retrans=True)
     for code in ("100", "180", "183"):
         if int(code) != expect:
             xml += f'  <recv response="{code}" optional="true"/>\n'
     if expect == 200:
         xml += '  <recv response="200" rtd="true"/>\n'
-        xml += _send(f"""ACK sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-{common}
-[last_To:]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0""")
+        xml += _send(ack(cseq))
         xml += f'  <pause milliseconds="{hold_ms}"/>\n'
         xml += _send(f"""BYE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 {common}
 [last_To:]
-CSeq: 2 BYE
+CSeq: {cseq + 1} BYE
 Max-Forwards: 70
 Content-Length: 0""", retrans=True)
         xml += '  <recv response="200"/>\n'
     else:
         xml += f'  <recv response="{expect}"/>\n'
-        xml += _send(f"""ACK sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-{common}
-[last_To:]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0""")
+        xml += _send(ack(cseq, "[last_Via:]"))
     xml += "</scenario>\n"
     return xml
 

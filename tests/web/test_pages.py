@@ -297,6 +297,40 @@ def test_numbers_list_pages_and_sorts(as_role, web):
     assert "(204) 556-1001" in by_carrier and "(204) 556-1000" not in by_carrier
 
 
+def test_carrier_form_sets_the_privacy_mode_and_refuses_an_unknown_one(as_role, web):
+    b = as_role("operator")
+    page = b.get("/admin/carrier/new/").text
+    assert "Caller-ID privacy" in page and "Remote-Party-ID" in page and "911 calls ignore privacy" in page
+    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "privacy_mode": "isup"})
+    assert page.status_code == 200 and "Not a valid choice" in field_errors(page.text, "privacy_mode")
+    assert web.scalar(select(Carrier).where(Carrier.name == "newtel")) is None
+    assert b.post("/admin/carrier/new/", {**CARRIER_FORM, "privacy_mode": "rpid"}).status_code == 302
+    web.expire_all()
+    assert web.scalar(select(Carrier.privacy_mode).where(Carrier.name == "newtel")) == "rpid"
+    endpoint = REALTIME_TABLES["ps_endpoints"]
+    assert web.execute(select(endpoint.c.send_rpid).where(endpoint.c.id == "carrier-newtel")).scalar() == "yes"
+    assert b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "othertel"}).status_code == 302  # no field: default
+    web.expire_all()
+    assert web.scalar(select(Carrier.privacy_mode).where(Carrier.name == "othertel")) == "pai"
+
+
+def test_dashboard_lists_911_calls_that_left_unresolved(as_role, web):
+    cdr = REALTIME_TABLES["cdr"]
+    now = datetime.now().replace(microsecond=0)
+    web.execute(insert(cdr), [
+        dict(accountcode="ACME", start=now, channel="PJSIP/trunk-ACME-main-0000002a", dstchannel="PJSIP/node-cn1-0000002b",
+             src="2045551201", dst="911", disposition="ANSWERED", duration=5, billsec=4, userfield="e911-unresolved"),
+        dict(accountcode="ACME", start=now, channel="PJSIP/trunk-ACME-main-0000002c", dstchannel="PJSIP/node-cn1-0000002d",
+             src="2045551203", dst="911", disposition="ANSWERED", duration=5, billsec=4, userfield=""),
+    ])
+    web.commit()
+    page = re.sub(r"\s+", " ", as_role("viewer").get("/admin/").text)
+    box = page.split('id="tl-e911-unresolved-calls"')[1].split("</div>")[0]
+    assert "1 911 call(s) in the last 30 days left without a registered E911 number" in box
+    assert f"{now} UTC, client ACME, trunk-ACME-main, caller ID 2045551201" in box
+    assert "2045551203" not in box
+
+
 def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
     cdr = REALTIME_TABLES["cdr"]
     start = datetime(2026, 10, 14, 9, 30)

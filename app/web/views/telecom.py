@@ -53,12 +53,13 @@ class CarrierView(ServiceModelView):
     column_list = ["name", "tier", "auth_mode", "signalling_addresses", "provides_911", "e911_callerid_format", "priority",
                    "max_channels", "enabled"]
     column_details_exclude_list = ["password", "numbers"]
-    column_export_list = column_list + ["port", "username", "callerid_format", "dial_format", "send_pai"]
+    column_export_list = column_list + ["port", "username", "callerid_format", "dial_format", "send_pai", "privacy_mode"]
     column_searchable_list = ["name", "signalling_addresses"]
     column_filters = ["tier", "auth_mode", "provides_911", "enabled"]
     column_sortable_list = ["name", "tier", "priority", "max_channels", "provides_911", "enabled"]
     column_default_sort = "priority"
-    column_labels = {"provides_911": "911", "e911_callerid_format": "911 caller ID format", "auth_mode": "Authentication"}
+    column_labels = {"provides_911": "911", "e911_callerid_format": "911 caller ID format", "auth_mode": "Authentication",
+                     "privacy_mode": "Caller-ID privacy"}
     details_template = "trunkline/secret_details.html"
 
     def initial(self, model):
