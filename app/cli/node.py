@@ -21,6 +21,42 @@ def register(app: Flask) -> None:
     def node_group():
         """Asterisk node configuration."""
 
+    @node_group.command("expire-caches")
+    @click.argument("names", nargs=-1, metavar="[NODE]...")
+    @domain_command
+    def expire_cmd(names):
+        """Tell live nodes (default: all) over AMI to expire every cached endpoint, AOR, auth and identify row.
+
+        Nodes keep what they read until told (sorcery.conf); use this after an admin restart, when the
+        admin's in-memory list of nodes it could not tell is gone.
+        """
+        from sqlalchemy import select
+
+        from app.models import Node
+        from app.node_push import EXPIRE_ALL, AmiError, ami_settings, send_actions
+        from app.projection.rows import LIVE_NODE_STATES
+
+        secret, port = ami_settings()
+        if not secret:
+            fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
+        query = select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
+        if names:
+            query = query.where(Node.name.in_(names))
+        targets = list(Session().scalars(query))
+        unknown = sorted(set(names) - {n.name for n in targets})
+        if unknown:
+            fail(f"no live node {', '.join(unknown)}")
+        failed = 0
+        for node in targets:
+            try:
+                send_actions(node.public_ip, port, secret, EXPIRE_ALL)
+                click.echo(f"{node.name}: caches expired")
+            except (OSError, AmiError) as exc:
+                failed += 1
+                click.echo(f"{node.name}: not reached ({exc})", err=True)
+        if failed:
+            raise SystemExit(1)
+
     @node_group.command("render")
     @click.argument("node_name", metavar="NODE")
     @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -42,8 +42,8 @@ def db_servers_prepare(primary, replica, provider: str):
 
 
 def logged_uac(dialled: str, caller: str, hold_ms: int) -> str:
-    """A UAC scenario that logs `S <call> <ms>` when the INVITE leaves and `F <call> <ms> <code>` at its final
-    answer (0: no final answer within 15 s), so a run yields a per-call timeline."""
+    """A UAC scenario that accepts any of FAIL_CODES as the final answer (ACKs it and ends the call), so a failing
+    call is recorded with its code in SIPp's short message trace instead of aborting the scenario."""
     common = f"""From: "Load" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 Call-ID: [call_id]"""
     ack = f"""ACK sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
@@ -107,13 +107,13 @@ class Load:
         work = self.platform.workdir
         xml = work / f"failover-{self.rate}.xml"
         xml.write_text(logged_uac("3125550123", "2045552001", self.hold_ms))
-        self.log = work / f"failover-{self.rate}-calls.log"
+        self.log = work / f"failover-{self.rate}-messages.log"
         self.log.unlink(missing_ok=True)
         calls = self.rate * self.seconds
         self.proc = subprocess.Popen(
             ["sipp", "-sf", str(xml), "-i", data.PBX["main"], "-p", str(UAC_PORT), "-mp", "6500", "-r", str(self.rate),
              "-rp", "1000", "-m", str(calls), "-l", str(self.rate * 40), "-timeout", str(self.seconds * 3 + 60),
-             "-trace_logs", "-log_file", str(self.log), "-nostdin", "-aa",
+             "-trace_shortmsg", "-shortmessage_file", str(self.log), "-nostdin", "-aa",
              f"{data.CLIENT_NODE['public_ip']}:{SIP_PORT}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.started = time.monotonic()
@@ -122,22 +122,29 @@ class Load:
         return self.proc.wait(timeout=self.seconds * 3 + 90)
 
     def calls(self) -> list[dict]:
-        """One dict per call: start (s since the load began), code (final answer; None: SIPp aborted it), pdd (s)."""
+        """One dict per call: start (s since the load began), code (final answer to the INVITE; None: none came),
+        pdd (s from the INVITE to the 200). Read from SIPp's short message trace (one line per message)."""
         starts, ends = {}, {}
-        for line in self.log.read_text(errors="replace").splitlines() if self.log.exists() else []:
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] == "S":
-                starts[int(parts[1])] = int(parts[2])
-            elif len(parts) >= 4 and parts[0] == "F":
-                ends[int(parts[1])] = (int(parts[2]), int(parts[3]))
+        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        for line in lines:
+            parts = line.split("\t")
+            if len(parts) < 7 or parts[5] != "CSeq:1 INVITE":
+                continue
+            stamp, direction, call_id, first = float(parts[2]), parts[3], parts[4], parts[6]
+            if direction == "S" and first.startswith("INVITE "):
+                starts.setdefault(call_id, stamp)
+            elif direction == "R" and first.startswith("SIP/2.0 "):
+                code = int(first.split()[1])
+                if code >= 200:
+                    ends.setdefault(call_id, (stamp, code))
         if not starts:
             return []
         base = min(starts.values())
         out = []
-        for n, t0 in sorted(starts.items()):
-            t1, code = ends.get(n, (None, None))
-            out.append({"call": n, "start": (t0 - base) / 1000, "code": code,
-                        "pdd": (t1 - t0) / 1000 if t1 is not None and code == 200 else None})
+        for call_id, t0 in sorted(starts.items(), key=lambda item: item[1]):
+            t1, code = ends.get(call_id, (None, None))
+            out.append({"call": call_id, "start": t0 - base, "code": code,
+                        "pdd": t1 - t0 if t1 is not None and code == 200 else None})
         return out
 
 
@@ -150,7 +157,7 @@ def timeline(calls: list[dict]) -> list[dict]:
     for second in range(0, (max(per) + 1) if per else 0):
         group = per.get(second, [])
         pdds = sorted(c["pdd"] * 1000 for c in group if c["pdd"] is not None)
-        failed = Counter(str(c["code"] if c["code"] is not None else "aborted") for c in group if c["code"] != 200)
+        failed = Counter(str(c["code"] if c["code"] is not None else "none") for c in group if c["code"] != 200)
         rows.append({"second": second, "attempted": len(group), "answered": sum(c["code"] == 200 for c in group),
                      "failed": dict(failed), "pdd_p50": _pct(pdds, 50), "pdd_p99": _pct(pdds, 99)})
     return rows

@@ -218,12 +218,15 @@ class Platform:
     """The whole sandbox; start() brings it up, stop() tears everything down."""
 
     def __init__(self, workdir: Path, *, trace: bool = True, verbose: bool = True, transform=None,
-                 lookup: str | None = None, mariadb_url: str | None = None, prepare=None, render_args=()):
+                 lookup: str | None = None, mariadb_url: str | None = None, prepare=None, render_args=(),
+                 rtp_base: int = 20000):
         """trace: SIPp answering sides log every message; verbose: Asterisk logs every dialplan step;
         transform(platform, node_name, etc_dir): rewrites a node's rendered files before it starts;
         mariadb_url: the server the database is created on (default MARIADB_URL; a loopback primary in the
         failover tests); prepare(platform, session): runs after the data is loaded, before `node render`;
-        render_args: extra `node render` options."""
+        render_args: extra `node render` options; rtp_base: first RTP port of cn1 (cl1 gets the next 1000): Asterisk
+        binds RTP on the wildcard address, so runs at the same time on one machine need distinct ranges."""
+        self.rtp_base = rtp_base
         self.mariadb_url = mariadb_url or MARIADB_URL
         self.prepare = prepare
         self.render_args = tuple(render_args)
@@ -296,7 +299,8 @@ class Platform:
         Session.configure(join_transaction_mode="conditional_savepoint")
         try:
             runner = app.test_cli_runner()
-            for name, rtp in (("cn1", "20000-20999"), ("cl1", "21000-21999")):
+            b = self.rtp_base
+            for name, rtp in (("cn1", f"{b}-{b + 999}"), ("cl1", f"{b + 1000}-{b + 1999}")):
                 inner = f"{self.inner}/{name}"
                 out = self.root / inner.lstrip("/") / "etc"
                 result = runner.invoke(args=["node", "render", name, "--out", str(out), "--db-url", self.db_url,
