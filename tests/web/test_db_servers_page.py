@@ -66,3 +66,23 @@ def test_a_write_while_the_primary_is_down_is_refused_with_one_message(as_role, 
     assert read.status_code == 503 and "cannot be shown until it is back" in read.text
     assert Session().scalar(select(Carrier).where(Carrier.name == "newtel")) is None
     assert b.post("/admin/carrier/new/", CARRIER_FORM).status_code == 302  # back up: the same form goes through
+
+
+def test_node_page_shows_the_local_911_copy_and_the_read_order(as_role, web):
+    from app.db import utc_now
+    from app.models import Node
+    from app.nodeconf import local_copy, record_local_copy
+    from app.services import db_servers
+    from app.services.audit import SYSTEM
+
+    node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    b = as_role("viewer")
+    page = b.get(f"/admin/node/details/?id={node.id}").text
+    assert "none: render this node" in page and "reads DATABASE_URL" in page
+    db_servers.save(web, {"name": "db-primary", "host": "10.0.0.10", "role": "primary", "hosting_provider": "Vultr"}, SYSTEM)
+    db_servers.save(web, {"name": "db-ovh-r1", "host": "10.0.0.11", "role": "replica", "hosting_provider": "OVHcloud"}, SYSTEM)
+    record_local_copy(web, node, local_copy(web, node), utc_now())
+    web.commit()
+    page = b.get(f"/admin/node/details/?id={node.id}").text
+    assert "reads db-ovh-r1 (replica), db-primary (primary)" in page
+    assert ": current" in page and "out of date" not in page

@@ -6,6 +6,7 @@ import time
 
 from flask import abort, flash, g, redirect, request
 from flask_admin import expose
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -85,6 +86,41 @@ class NodeView(ServiceModelView):
     column_sortable_list = ["name", "role", "public_ip", "hosting_provider", "region", "state"]
     column_default_sort = "name"
     column_labels = {"public_ip": "Public IP", "dns_name": "DNS name"}
+    # Issue 13: what the node keeps for calls placed while no database answers, and its database servers.
+    column_details_list = column_list + ["local_911_copy", "database_servers"]
+    column_formatters_detail = {"local_911_copy": lambda v, c, m, n: _local_copy_cell(m),
+                                "database_servers": lambda v, c, m, n: _db_servers_cell(m)}
+
+
+def _local_copy_cell(node: Node) -> Markup:
+    from app.nodeconf import local_copy_state
+
+    state = local_copy_state(Session(), node)
+    if node.role != "client":
+        return Markup("not needed: a carrier node's 911 path reads no key")
+    if state["rendered_at"] is None:
+        return Markup('<span class="tl-bad">none: render this node (flask --app wsgi node render) so 911 leaves while no '
+                      "database answers</span>")
+    when = f"{state['rendered_at']:%Y-%m-%d %H:%M} UTC ({state['rows']} rows)"
+    if state["current"]:
+        return Markup("as of {}: current").format(when)
+    return Markup('<span class="tl-bad">as of {}: out of date, the E911 or route rows changed since; re-render and deploy '
+                  "this node</span>").format(when)
+
+
+def _db_servers_cell(node: Node) -> Markup:
+    from app.dbtopology import read_order
+    from app.models import DbServer
+    from app.nodeconf import NodeSettings, node_pool, render_warnings
+
+    servers = list(Session().scalars(select(DbServer)))
+    if not servers:
+        return Markup("reads DATABASE_URL's server only (no database servers recorded)")
+    order = ", ".join(f"{s.name} ({s.role})" for s in read_order(servers, node.hosting_provider, node.id))
+    text = Markup("reads {}; pool {} connections per server").format(order, node_pool(node, Session()))
+    for warning in render_warnings(Session(), NodeSettings()):
+        text += Markup('<br><span class="tl-bad">{}</span>').format(warning)
+    return text
 
 
 class ClientView(ServiceModelView):
