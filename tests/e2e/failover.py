@@ -65,13 +65,11 @@ Content-Type: application/sdp
 Content-Length: [len]
 
 {_SDP}""", retrans=True)
-    xml += '  <nop><action><log message="S [call_number] [clock_tick]"/></action></nop>\n'
     for code in ("100", "180", "183"):
         xml += f'  <recv response="{code}" optional="true"/>\n'
     for code in FAIL_CODES:
         xml += f'  <recv response="{code}" optional="true" next="c{code}"/>\n'
     xml += '  <recv response="200" timeout="15000" ontimeout="tmo"/>\n'
-    xml += '  <nop><action><log message="F [call_number] [clock_tick] 200"/></action></nop>\n'
     xml += _send(ack.replace("[last_Via:]", "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]"))
     xml += f'  <pause milliseconds="{hold_ms}"/>\n'
     xml += _send(f"""BYE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
@@ -84,9 +82,8 @@ Content-Length: 0""", retrans=True)
     xml += '  <recv response="200" timeout="15000"/>\n  <nop next="end"/>\n'
     for code in FAIL_CODES:
         xml += f'  <label id="c{code}"/>\n'
-        xml += f'  <nop><action><log message="F [call_number] [clock_tick] {code}"/></action></nop>\n'
         xml += _send(ack) + '  <nop next="end"/>\n'
-    xml += '  <label id="tmo"/>\n  <nop><action><log message="F [call_number] [clock_tick] 0"/></action></nop>\n'
+    xml += '  <label id="tmo"/>\n'
     xml += '  <label id="end"/>\n</scenario>\n'
     return xml
 

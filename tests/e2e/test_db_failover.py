@@ -145,3 +145,34 @@ def test_calls_keep_flowing_through_every_database_fault(drill):
             clients.save(session, {"main_number": "2045552001"}, data.ACTOR, clients.get(session, "ACME"))
             session.commit()
         node_push.wait()
+
+
+@pytest.mark.parametrize("pbx, caller, carrier, want_from", [
+    ("main", "2045552005", "charlie", "+12045552005"),  # number level (caller's own registration), e164
+    ("alt", "2045552004", "bravo", "12045552003"),      # trunk level, nanp11
+    ("main", "2045552002", "alpha", "2045552001"),      # client level, nanp10
+])
+def test_no_database_at_all_503_for_lookups_and_911_still_leaves(drill, pbx, caller, carrier, want_from):
+    """Both servers frozen: a number that exists is answered 503 (never 404) with an ERROR logged; a 911 call
+    leaves within seconds with the same cascade answer as with the database up (the node's local copy)."""
+    platform, primary, replica, faults = drill
+    faults.freeze(primary)
+    faults.freeze(replica)
+    try:
+        mark = len(platform.nodes["cn1"].messages_log())
+        t0 = time.monotonic()
+        inbound = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 503, "nodb-in")
+        took_in = time.monotonic() - t0
+        assert inbound.final == 503, platform.diagnostics()
+        assert "no database server answered the look-up of tl-num/+12045552001" in platform.nodes["cn1"].messages_log()[mark:]
+        t0 = time.monotonic()
+        e911 = platform.call(data.PBX[pbx], "cl1", "911", caller, 200, f"nodb-911-{carrier}")
+        took_911 = time.monotonic() - t0
+        assert e911.final == 200, platform.diagnostics()
+        invites = [m for m in e911.at.get(carrier, []) if m.direction == "received" and m.method == "INVITE"]
+        assert len(invites) == 1 and invites[0].request_user == "911" and invites[0].header_user("From") == want_from
+        print(f"no database: inbound 503 after {took_in:.1f} s; 911 ({carrier}) answered after {took_911:.1f} s")
+        assert took_911 < 10 and took_in < 10
+    finally:
+        faults.thaw(primary)
+        faults.thaw(replica)
