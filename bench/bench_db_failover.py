@@ -66,7 +66,7 @@ def today_transform(platform: Platform, node: str, etc: Path) -> None:
 
 def run(setup: str, rate: int, seconds: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench-dbfail-{setup}-"))
-    primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(31), 3306), ("r", data.ip(32), 3306)])
+    primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(41), 3306), ("r", data.ip(42), 3306)])
     new = setup == "new"
     platform = Platform(work, trace=False, verbose=False, lookup="odbc", rtp_base=30000 + 2000 * random.randint(0, 15), mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
                         prepare=db_servers_prepare(primary, replica, data.CLIENT_NODE["hosting_provider"]) if new else None,
@@ -99,6 +99,7 @@ def run(setup: str, rate: int, seconds: int) -> dict:
         load.wait()
         thread.join(timeout=60)
         calls = load.calls()
+        pools = {name: odbc_pools(node) for name, node in platform.nodes.items()}
         time.sleep(3)
         if new:
             loopback.wait_caught_up(replica, primary, timeout=60)
@@ -106,7 +107,7 @@ def run(setup: str, rate: int, seconds: int) -> dict:
         cdr_rows = platform.query("SELECT COUNT(*) FROM cdr")[0][0]
         client_records = platform.query("SELECT COUNT(DISTINCT COALESCE(call_id, linkedid)) FROM cdr WHERE uniqueid LIKE 'cl1-%'")[0][0]
         written = len(spool_records(platform)) if new else None
-        return {"setup": setup, "calls": calls, "rows": timeline(calls), "events": log.events, "cdr_rows": cdr_rows,
+        return {"setup": setup, "calls": calls, "pools": pools, "rows": timeline(calls), "events": log.events, "cdr_rows": cdr_rows,
                 "client_calls_recorded": client_records, "spooled": written}
     finally:
         faults.unblock()
@@ -116,6 +117,18 @@ def run(setup: str, rate: int, seconds: int) -> dict:
         platform.stop()
         for inst in (primary, replica):
             loopback.stop(inst, signal.SIGKILL)
+
+
+def odbc_pools(node) -> dict[str, str]:
+    """res_odbc's connections per DSN ("active (out of max)"): a pool opens a connection only when every open one
+    is busy and keeps it, so the active count after a run is the most the node needed at once."""
+    out, name = {}, None
+    for line in node.cli("odbc show").splitlines():
+        if m := re.match(r"\s*ODBC DSN Settings|\s*Name:\s*(\S+)", line):
+            name = m.group(1) or name
+        elif (m := re.search(r"Number of active connections: (\d+) \(out of (\d+)\)", line)) and name:
+            out[name] = f"{m.group(1)}/{m.group(2)}"
+    return out
 
 
 def first_failure_after(calls: list[dict], t: float) -> float | None:
@@ -160,7 +173,7 @@ def main() -> int:
                            for t, what in r["events"] if what.startswith(("kill", "SIGSTOP")))
         print(f"{r['setup']}: {len(calls)} calls, {len(failed)} failed {codes}; first failed call after {firsts}; "
               f"calls with a client-node CDR in the central table after recovery: {r['client_calls_recorded']} "
-              f"({r['cdr_rows']} cdr rows{spooled})")
+              f"({r['cdr_rows']} cdr rows{spooled}); ODBC connections used/pool per node and DSN: {r['pools']}")
     return 0
 
 

@@ -79,7 +79,7 @@ def register(app: Flask) -> None:
     @click.option("--cache-max", type=int, default=0, show_default=True,
                   help="Seconds a cached object lives at most (0: until the admin's push expires it; an age limit drops "
                        "objects while no database answers).")
-    @click.option("--db-timeout", type=int, default=2, show_default=True,
+    @click.option("--db-timeout", type=int, default=1, show_default=True,
                   help="Seconds a look-up may wait on one database server (connect, read, write) before the next is tried.")
     @click.option("--verbose-log", is_flag=True, help="Also log verbose messages to messages.log (debugging).")
     @click.option("--lookup", type=click.Choice(LOOKUPS), default="odbc", show_default=True,

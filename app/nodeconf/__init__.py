@@ -108,7 +108,7 @@ class NodeSettings:
     # MariaDB Connector/ODBC timeouts in seconds (DSN keys CONN_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT): how long a
     # look-up may wait on a server that does not answer before the next one is tried. res_odbc's own
     # connect_timeout covers the login only (asterisk-db-loss.md).
-    db_timeout: int = 2
+    db_timeout: int = 1
     rendered_at: datetime | None = None  # stamped into the node's local copy (None: now, UTC)
     cdr_spool: str = "trunkline-cdr.json"  # local CDR copy (cdr_custom, in astlogdir/cdr-custom), shipped by scripts/cdr_ship.py
 

@@ -36,7 +36,7 @@ def test_without_servers_one_dsn_as_before_with_timeouts(seeded):
     assert re.findall(r"^\[(\S+)\]$", files["res_odbc.conf"], re.M) == ["trunkline"]
     ini = files["odbc.ini"]
     assert "Server = 10.9.8.7" in ini and "Port = 3307" in ini
-    assert "CONN_TIMEOUT = 2" in ini and "READ_TIMEOUT = 2" in ini and "WRITE_TIMEOUT = 2" in ini
+    assert "CONN_TIMEOUT = 1" in ini and "READ_TIMEOUT = 1" in ini and "WRITE_TIMEOUT = 1" in ini
     assert "ps_endpoints => odbc,trunkline,ps_endpoints,1" in files["extconfig.conf"]
     assert "readhandle = trunkline\n" in files["func_odbc.conf"]
     assert "connection = trunkline\n" in files["cdr_adaptive_odbc.conf"]

@@ -41,17 +41,19 @@ def drill(tmp_path_factory):
             pytest.fail(f"loopback MariaDB required when CI=true: {reason}", pytrace=False)
         pytest.skip(reason)
     work = tmp_path_factory.mktemp("failover")
-    primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(31), 3306), ("r", data.ip(32), 3306)])
+    primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(41), 3306), ("r", data.ip(42), 3306)])
     rtp_base = 30000 + 2000 * random.randint(0, 15)  # not the default range other runs on this machine use
     platform = Platform(work, trace=True, verbose=False, lookup="odbc", rtp_base=rtp_base, mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
                         prepare=db_servers_prepare(primary, replica, data.CLIENT_NODE["hosting_provider"]))
     faults = Faults(f"tl_failover_{platform.run_id}")
     try:
         platform.start()
-    except Unavailable as exc:
+    except BaseException as exc:
         platform.stop()
         for inst in (primary, replica):
             loopback.stop(inst, signal.SIGKILL)
+        if not isinstance(exc, Unavailable):
+            raise
         if IN_CI:
             pytest.fail(f"the Asterisk sandbox is required when CI=true: {exc}", pytrace=False)
         pytest.skip(f"Asterisk sandbox unavailable: {exc}")
@@ -156,6 +158,10 @@ def test_no_database_at_all_503_for_lookups_and_911_still_leaves(drill, pbx, cal
     """Both servers frozen: a number that exists is answered 503 (never 404) with an ERROR logged; a 911 call
     leaves within seconds with the same cascade answer as with the database up (the node's local copy)."""
     platform, primary, replica, faults = drill
+    # A node that has carried calls has their objects cached (an object never used since the node started is not,
+    # and cannot be read while no server answers): one ordinary call from this PBX first.
+    warm = platform.call(data.PBX[pbx], "cl1", "3125550123", caller, 200, f"nodb-warm-{pbx}")
+    assert invite_final(warm) == 200, platform.diagnostics()
     faults.freeze(primary)
     faults.freeze(replica)
     try:
@@ -163,12 +169,12 @@ def test_no_database_at_all_503_for_lookups_and_911_still_leaves(drill, pbx, cal
         t0 = time.monotonic()
         inbound = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 503, "nodb-in")
         took_in = time.monotonic() - t0
-        assert inbound.final == 503, platform.diagnostics()
+        assert invite_final(inbound) == 503, platform.diagnostics()
         assert "no database server answered the look-up of tl-num/+12045552001" in platform.nodes["cn1"].messages_log()[mark:]
         t0 = time.monotonic()
         e911 = platform.call(data.PBX[pbx], "cl1", "911", caller, 200, f"nodb-911-{carrier}")
         took_911 = time.monotonic() - t0
-        assert e911.final == 200, platform.diagnostics()
+        assert invite_final(e911) == 200, platform.diagnostics()
         invites = [m for m in e911.at.get(carrier, []) if m.direction == "received" and m.method == "INVITE"]
         assert len(invites) == 1 and invites[0].request_user == "911" and invites[0].header_user("From") == want_from
         print(f"no database: inbound 503 after {took_in:.1f} s; 911 ({carrier}) answered after {took_911:.1f} s")
@@ -176,3 +182,9 @@ def test_no_database_at_all_503_for_lookups_and_911_still_leaves(drill, pbx, cal
     finally:
         faults.thaw(primary)
         faults.thaw(replica)
+
+
+def invite_final(result) -> int | None:
+    """The final answer to the INVITE itself (CallResult.final would also count a 200 to a CANCEL)."""
+    codes = [m.status for m in result.received if m.status and m.status >= 200 and "INVITE" in (m.header("CSeq") or "")]
+    return codes[-1] if codes else None
