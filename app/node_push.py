@@ -134,7 +134,7 @@ def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int) -
         except (OSError, AmiError) as exc:
             log.warning("node %s (%s:%s) not told to expire its cache (%s); retried every %s s until it answers",
                         name, host, port, exc, RETRY_SECONDS)
-            _retry_later(name, host, port, secret)
+            _retry_later(name, host, port, secret, engine)
 
     # A bounded number of nodes at a time: a platform of a thousand client nodes must not start a thousand threads.
     with ThreadPoolExecutor(max_workers=PARALLEL_NODES, thread_name_prefix="ami") as pool:
@@ -147,15 +147,15 @@ def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int) -
 # restart, `flask --app wsgi node expire-caches` does the same for every live node.
 RETRY_SECONDS = 15
 EXPIRE_ALL = [{"Action": "SorceryMemoryCacheExpire", "Cache": c} for c in ("endpoint", "aor", "auth", "identify")]
-_pending: dict[str, tuple[str, int, str]] = {}
+_pending: dict[str, tuple[str, int, str, Engine]] = {}
 _pending_lock = threading.Lock()
 _retrier: threading.Thread | None = None
 
 
-def _retry_later(name: str, host: str, port: int, secret: str) -> None:
+def _retry_later(name: str, host: str, port: int, secret: str, engine: Engine) -> None:
     global _retrier
     with _pending_lock:
-        _pending[name] = (host, port, secret)
+        _pending[name] = (host, port, secret, engine)
         if _retrier is None or not _retrier.is_alive():
             _retrier = threading.Thread(target=_retry_loop, name="node-push-retry", daemon=True)
             _retrier.start()
@@ -170,7 +170,11 @@ def _retry_loop() -> None:
             todo = dict(_pending)
         if not todo:
             return
-        for name, (host, port, secret) in todo.items():
+        for name, (host, port, secret, engine) in todo.items():
+            # Expiring every cache of a node that cannot read a database would leave it with nothing: only while
+            # the database answers the admin (the node falls back on the primary at worst).
+            if not _database_answers(engine):
+                continue
             try:
                 send_actions(host, port, secret, EXPIRE_ALL)
             except (OSError, AmiError):
@@ -206,3 +210,18 @@ def wait(timeout: float = 10) -> None:
     """Wait for the pushes started so far (tests, and commands that report when nodes were told)."""
     for thread in list(_threads):
         thread.join(timeout)
+
+
+def _database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure: not now
+        return False
+
+
+def pending_nodes() -> list[str]:
+    """Nodes the admin could not tell and keeps retrying (they expire every cache once they answer)."""
+    with _pending_lock:
+        return sorted(_pending)

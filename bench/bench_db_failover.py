@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app import node_push  # noqa: E402
 from tests.e2e import data  # noqa: E402
 from tests.e2e.dbcluster import loopback  # noqa: E402
 from tests.e2e.failover import (  # noqa: E402
@@ -75,6 +76,9 @@ def run(setup: str, rate: int, seconds: int) -> dict:
     faults = Faults(f"tl_bench_{platform.run_id}")
     try:
         platform.start()
+        deadline = time.monotonic() + 60  # the admin's retries of nodes that were not up yet at the data load
+        while node_push.pending_nodes() and time.monotonic() < deadline:
+            time.sleep(1)
         loopback.wait_caught_up(replica, primary)
         platform.call(data.PBX["main"], "cl1", "3125550123", "2045552001", 200, "warm")
         load = Load(platform, rate, seconds)
