@@ -168,6 +168,8 @@ def test_no_database_at_all_503_for_lookups_and_911_still_leaves(drill, pbx, cal
     # and cannot be read while no server answers): one ordinary call from this PBX first.
     warm = platform.call(data.PBX[pbx], "cl1", "3125550123", caller, 200, f"nodb-warm-{pbx}")
     assert invite_final(warm) == 200, platform.diagnostics()
+    warm = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 200, "nodb-warm-in")
+    assert invite_final(warm) == 200, platform.diagnostics()
     faults.freeze(primary)
     faults.freeze(replica)
     try:
