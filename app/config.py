@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(os.environ.get("TRUNKLINE_INSTANCE", Path(__file__).resolve().parents[1] / "instance"))
@@ -13,13 +14,17 @@ class Config:
 
     DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'trunkline.db'}")
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    SESSION_COOKIE_NAME = "trunkline_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # A signed-in session ends after this long without a request (Flask's own default is 31 days).
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_HOURS", "12")))
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "500000"))
     # Largest request body (CSV uploads in the admin); bigger uploads get a plain 413 page.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "64")) * 1024 * 1024
     IMPORT_UPLOAD_DIR = os.environ.get("IMPORT_UPLOAD_DIR")  # previews waiting for confirm; default instance/uploads
+    ONCE_DIR = os.environ.get("ONCE_DIR")  # generated passwords waiting for their show-once page; default instance/once
     # Nodes' manager interface (AMI): after a commit the admin tells live nodes to expire cached
     # endpoints at once (app.node_push); `flask node render` writes the matching manager.conf. Empty: off.
     AMI_SECRET = os.environ.get("TRUNKLINE_AMI_SECRET", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 
 import phonenumbers
@@ -31,15 +32,81 @@ class InvalidNumber(ValueError):
 
 
 # Extensions are refused, so anything after these markers means one was given.
-_EXTENSION_RE = re.compile(r"(?:ext\.?|x|#|;ext=)\s*\d+\s*$", re.IGNORECASE)
-_ALLOWED_CHARS_RE = re.compile(r"^[\d\s().+\-]+$")
+_EXTENSION_RE = re.compile(r"(?:ext\.?|x|#|;ext=)\s*\d+\s*$", re.IGNORECASE | re.ASCII)
+_ALLOWED_CHARS_RE = re.compile(r"^[\d\s().+\-]+$", re.ASCII)
+# What a spreadsheet makes of a number it stored as a number: 2045551220.0, 2.04556E+09 (2,04556E+09 in
+# French-Canadian settings, where the decimal separator is a comma).
+_SPREADSHEET_FLOAT_RE = re.compile(r"^\+?\d{10,11}[.,]0+$", re.ASCII)
+_SPREADSHEET_SCI_RE = re.compile(r"^\+?\d(?:[.,]\d+)?E\+?\d{1,2}$", re.ASCII | re.IGNORECASE)
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"), "-")
+_FULLWIDTH_OFFSET = 0xFF01 - 0x21  # U+FF01..U+FF5E are full-width twins of ASCII ! .. ~
+
+
+def ascii_forms(text: str) -> str:
+    """The text with every character that has an ASCII twin replaced by it; anything else is kept.
+
+    The one normalisation every input goes through before any rule runs (fields.clean for every field
+    of every service, so forms, CSV and CLI alike; parse_nanp for direct callers): decimal digits of
+    any script (Unicode category Nd: full-width ２, Arabic-Indic ٢, Extended Arabic-Indic ۲, Devanagari
+    २, ...) become 0-9, full-width forms (U+FF01..U+FF5E, typed by Japanese, Chinese and Korean IMEs)
+    their ASCII letters and signs, and every space separator (no-break U+00A0, narrow no-break U+202F,
+    which French-Canadian settings put between thousands, ideographic U+3000) a plain space. What is
+    left that is not ASCII is refused by the parsers of numbers, ports, counts, names and addresses,
+    which accept ASCII only; free text (an E911 address) keeps its accents.
+    """
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+            continue
+        digit = unicodedata.decimal(ch, None)
+        if digit is not None:
+            out.append(str(digit))
+        elif 0xFF01 <= ord(ch) <= 0xFF5E:
+            out.append(chr(ord(ch) - _FULLWIDTH_OFFSET))
+        elif unicodedata.category(ch) == "Zs":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def foreign_character(text: str) -> str | None:
+    """Plain words for the first non-ASCII character of text (`'²' (SUPERSCRIPT TWO)`), or None."""
+    for ch in text:
+        if not ch.isascii():
+            return f"'{ch}' ({unicodedata.name(ch, f'U+{ord(ch):04X}')})"
+    return None
+
+
+def spreadsheet_number(raw: str) -> str | None:
+    """The reason a value looks like a phone number a spreadsheet turned into a number, or None.
+
+    A spreadsheet that reads 2045551220 as a number writes it back as 2045551220.0 (pandas, some
+    exports) or, in a narrow column, 2.04556E+09, which has lost the last digits for good.
+    """
+    keep = ("format the column as Text before typing or pasting the numbers (or type a leading apostrophe: "
+            "'2045551234), then save again")
+    if _SPREADSHEET_FLOAT_RE.match(raw):
+        digits = re.split(r"[.,]", raw)[0]
+        return f"'{raw}' looks like a spreadsheet number (it added '{raw[len(digits):]}'): did you mean {digits}? To keep numbers as text, {keep}"
+    if _SPREADSHEET_SCI_RE.match(raw):
+        return (f"'{raw}' is a number in a spreadsheet's scientific notation: its last digits are lost. "
+                f"Take the numbers from the original source and {keep}")
+    return None
 
 
 def parse_nanp(text: str | None) -> str:
     """Return the E.164 form of a NANP number written in any usual way, or raise InvalidNumber."""
-    raw = (text or "").strip()
+    raw = ascii_forms(text or "").strip()
     if not raw:
         raise InvalidNumber("a phone number is required")
+    if not raw.isascii():
+        # Dashes of word processors; invisible format characters (Unicode Cf: zero-width space, the
+        # left-to-right and right-to-left marks that come with numbers copied from Arabic text).
+        raw = "".join(ch for ch in raw.translate(_DASHES) if unicodedata.category(ch) != "Cf")
     # Plain digits, the common spelling in bulk files, skip the pattern checks that cannot fail.
     digits = raw if raw.isascii() and raw.isdigit() else _digits_of_spelling(raw)
     if raw.startswith("+") and not digits.startswith("1"):
@@ -61,7 +128,13 @@ def _digits_of_spelling(raw: str) -> str:
     """The digits of a number written with punctuation; refuses extensions and foreign characters."""
     if _EXTENSION_RE.search(raw):
         raise InvalidNumber("extensions are not allowed: give the 10-digit number only")
+    reason = spreadsheet_number(raw)
+    if reason:
+        raise InvalidNumber(reason)
     if not _ALLOWED_CHARS_RE.match(raw):
+        foreign = foreign_character(raw)
+        if foreign:
+            raise InvalidNumber(f"'{raw}' is not a phone number: {foreign} is not a digit, space, dash, dot or bracket")
         raise InvalidNumber(f"'{raw}' is not a phone number (only digits, spaces, dashes, dots, brackets and a leading + are allowed)")
     return re.sub(r"\D", "", raw)
 

@@ -162,7 +162,8 @@ def _measure(url: str, info: dict, runs: int) -> list[tuple[str, str, list[float
     pages = [
         ("numbers list (page 1 of all, sorted by number)", "/admin/number/", BUDGET_MS),
         ("numbers list, page 2000 (offset 40,000)", "/admin/number/?page=1999", BUDGET_MS),
-        ("search by number prefix 416-25", "/admin/number/?search=416-25", BUDGET_MS),
+        ("search by part of a number 416-25 (anywhere in it)", "/admin/number/?search=416-25", BUDGET_MS),
+        ("search by the last four digits 0007", "/admin/number/?search=0007", BUDGET_MS),
         ("search by a full number", "/admin/number/?search=(604)%20250-0007", BUDGET_MS),
         (f"trunk page ({info['heavy_trunk_numbers']} numbers)", f"/admin/trunk/details/?id={info['heavy_trunk_id']}&caller_id=2045551204",
          BUDGET_MS),
@@ -181,7 +182,8 @@ def _measure(url: str, info: dict, runs: int) -> list[tuple[str, str, list[float
             times.append((time.perf_counter() - t0) * 1000)
             assert response.status_code == 200
         results.append((label, budgeted, times))
-    assert "(416) 25" in client.get("/admin/number/?search=416-25").text, "the prefix search found nothing"
+    assert "(416) 25" in client.get("/admin/number/?search=416-25").text, "the part search found nothing"
+    assert "-0007" in client.get("/admin/number/?search=0007").text, "the last-four-digits search found nothing"
     return results
 
 

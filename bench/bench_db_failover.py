@@ -69,7 +69,7 @@ def run(setup: str, rate: int, seconds: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench-dbfail-{setup}-"))
     primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(41), 3306), ("r", data.ip(42), 3306)])
     new = setup == "new"
-    platform = Platform(work, trace=False, verbose=False, lookup="odbc", rtp_base=30000 + 2000 * random.randint(0, 15), mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
+    platform = Platform(work, trace=False, verbose=False, lookup="odbc", rtp_base=30000 + 3000 * random.randint(0, 10), mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
                         prepare=db_servers_prepare(primary, replica, data.CLIENT_NODE["hosting_provider"]) if new else None,
                         transform=None if new else today_transform,
                         render_args=() if new else ("--cache-stale", "10", "--cache-max", "60", "--pool", "4"))

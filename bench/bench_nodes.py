@@ -6,7 +6,7 @@ three set-ups, each on fresh nodes and a fresh database:
 - switch: the nodes exactly as `flask node render` writes them by default (ODBC realtime, sorcery
   caches, realtime keys read through the realtime switch: DIALPLAN_EXISTS then Gosub);
 - odbc: the same, keys read through func_odbc (`node render --lookup odbc`: one SELECT per key);
-- static: the same rendered files, but the realtime rows of the same database dumped into
+- static: the same rendered files, but the realtime rows each node's own account reads (its scoped views) dumped into
   pjsip.conf (endpoints, AORs, auths, identifies) and extensions.conf (the tl-num, tl-route and
   tl-e911 data contexts): no realtime at all. The dialplan logic is identical.
 Rates are stepped up; a step passes when every call succeeds and the run keeps pace (the last call
@@ -28,11 +28,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.models.realtime import asterisk_columns  # noqa: E402
+from app.projection.visibility import SCOPED  # noqa: E402
 from tests.e2e import data  # noqa: E402
 from tests.e2e.harness import MARIADB_URL, SIP_PORT, UAC_PORT, Platform  # noqa: E402
 from tests.e2e.sipp import uac_scenario  # noqa: E402
@@ -42,17 +45,23 @@ PJSIP_TYPES = (("ps_endpoints", "endpoint"), ("ps_aors", "aor"), ("ps_auths", "a
 
 
 def static_transform(platform: Platform, node: str, etc: Path) -> None:
-    """Turn a rendered realtime node into a static one holding the same data."""
-    engine = create_engine(platform.db_url)
+    """Turn a rendered realtime node into a static one holding the same data: the rows this node's own
+    account reads through its scoped views (what the realtime node would see), dumped into its files."""
+    password = (platform.workdir / "node-secrets" / f"{node}.password").read_text().strip()
+    user = platform.node_accounts[node]
+    server = MARIADB_URL.split("@", 1)[1]
+    engine = create_engine(f"mysql+mysqldb://{quote(user, safe='')}:{quote(password, safe='')}@{server}/{platform.db_name}")
     with engine.connect() as conn:
         sections = []
         for table, kind in PJSIP_TYPES:
-            for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings():
+            columns = ", ".join(f"`{c}`" for c in asterisk_columns(table))
+            for row in conn.execute(text(f"SELECT {columns} FROM {SCOPED[table]} ORDER BY id")).mappings():
                 lines = [f"[{row['id']}]", f"type = {kind}"]
                 lines += [f"{k} = {v}" for k, v in row.items() if k != "id" and v is not None and v != ""]
                 sections.append("\n".join(lines))
         data_rows = {ctx: [] for ctx in DATA_CONTEXTS}
-        for row in conn.execute(text("SELECT context, exten, appdata FROM extensions WHERE priority = 1 ORDER BY context, exten")):
+        for row in conn.execute(text(f"SELECT context, exten, appdata FROM {SCOPED['extensions']} "
+                                     "WHERE priority = 1 ORDER BY context, exten")):
             if row.context in data_rows:
                 data_rows[row.context].append(f"exten => {row.exten},1,Return({row.appdata})")
     engine.dispose()
@@ -66,6 +75,22 @@ def static_transform(platform: Platform, node: str, etc: Path) -> None:
     ext.write_text(text_)
     (etc / "sorcery.conf").write_text("; static baseline: every object from pjsip.conf\n")
     (etc / "extconfig.conf").write_text("[settings]\n")
+
+
+def full_tables_transform(platform: Platform, node: str, etc: Path) -> None:
+    """Control set-up (mode odbc-full): the realtime odbc node as it was before per-node accounts, reading
+    the full tables as the admin's account (root here). Only for comparing the cost of the scoped views."""
+    admin = make_url(MARIADB_URL)
+    for name, pairs in (("res_odbc.conf", [(r"^username => .*$", f"username => {admin.username}"),
+                                           (r"^password => .*$", f"password => {admin.password or ''}")]),
+                        ("odbc.ini", [(r"^User = .*$", f"User = {admin.username}"), (r"^Password = .*$", f"Password = {admin.password or ''}")]),
+                        ("extconfig.conf", [(r",node_(\w+)$", r",\1")]),
+                        ("func_odbc.conf", [(r"FROM node_extensions ", "FROM extensions ")])):
+        path = etc / name
+        content = path.read_text()
+        for pattern, repl in pairs:
+            content = re.sub(pattern, repl, content, flags=re.M)
+        path.write_text(content)
 
 
 def com_select() -> int:
@@ -129,11 +154,17 @@ def _failed_calls(stat: Path) -> int:
 def run(label: str, rates: list[int], seconds: int, hold_ms: int) -> tuple[int, list[dict]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-nodes-{label}-"))
     static = label == "static"
-    platform = Platform(workdir, trace=False, verbose=False, lookup="switch" if static else label,
-                        transform=static_transform if static else None)
+    transform = static_transform if static else full_tables_transform if label == "odbc-full" else None
+    platform = Platform(workdir, trace=False, verbose=False, lookup="switch" if static else label.split("-")[0],
+                        transform=transform)
     results = []
     try:
         platform.start()
+        if label != "odbc-full":
+            print(f"  {label:7s} nodes connect as their own accounts, reading the scoped views: "
+                  + ", ".join(f"{n}={u}" for n, u in platform.node_accounts.items()), flush=True)
+        else:
+            print(f"  {label:7s} control: nodes read the full tables as the admin account (before issue 11)", flush=True)
         load(platform, 10, 2, hold_ms)  # warm-up: caches, ODBC pool, qualify
         best = 0
         for rate in rates:
@@ -156,7 +187,8 @@ def main() -> int:
     parser.add_argument("--rates", default="25,50,75,100,125,150,175,200,250,300", help="Calls per second to step through.")
     parser.add_argument("--seconds", type=int, default=10, help="Length of each step.")
     parser.add_argument("--hold-ms", type=int, default=500, help="How long each answered call lasts.")
-    parser.add_argument("--modes", default="switch,odbc,static", help="Set-ups to run (switch, odbc, static).")
+    parser.add_argument("--modes", default="switch,odbc,static",
+                        help="Set-ups to run (switch, odbc, static; odbc-full: odbc on the full tables as the admin, a control).")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     modes = args.modes.split(",")

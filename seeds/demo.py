@@ -45,7 +45,7 @@ TRUNKS = [
     dict(client="ACME", name="main", auth_mode="ip", source_addresses="198.18.10.5", did_format="nanp10", max_channels=20),
     dict(client="ACME", name="branch", auth_mode="credentials", password="Acme-Branch-Demo-Password-1",
          did_format="e164", max_channels=10),
-    dict(client="GLOBEX", name="pbx", auth_mode="ip", source_addresses="198.18.20.0/29", did_format="nanp11"),
+    dict(client="GLOBEX", name="pbx", auth_mode="ip", source_addresses="198.18.20.2 198.18.20.0/29", did_format="nanp11"),
     dict(client="INITECH", name="hq", auth_mode="ip", source_addresses="198.18.30.7", did_format="e164"),
 ]
 NUMBERS = [

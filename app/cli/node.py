@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from sqlalchemy import select
 
-from app.cli import domain_command, fail
+from app.cli import cli_actor, domain_command, fail
 from app.db import Session, utc_now
+from app.models import NodeAccount
 from app.nodeconf import LOOKUPS, NodeSettings, local_copy, record_local_copy, render_node, render_warnings, write_node
-from app.services import nodes
+from app.services import node_accounts
+from app.services import nodes as node_service
+
+PASSWORD_ENV = "TRUNKLINE_NODE_DB_PASSWORD"
 
 
 def register(app: Flask) -> None:
@@ -57,12 +63,35 @@ def register(app: Flask) -> None:
         if failed:
             raise SystemExit(1)
 
+    @node_group.command("account")
+    @click.argument("node_name", metavar="NODE")
+    @click.option("--rotate", is_flag=True, help="Give the existing account a new password (the old one stops working).")
+    @click.option("--host", "host", default=None,
+                  help="Where the node may connect from: an address or a MariaDB pattern such as 10.0.0.% (default: the node's public address).")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the keys user and password.")
+    @domain_command
+    def account_cmd(node_name, rotate, host, as_json):
+        """Create NODE's own database account (or rotate its password) and print the password once."""
+        session = Session()
+        node = node_service.get(session, node_name)
+        account, password = node_accounts.ensure(session, node, cli_actor(), host=host, rotate=rotate)
+        Session.commit()
+        if as_json:
+            click.echo(json.dumps({"user": account.db_user, "password": password}))
+        else:
+            click.echo(f"user:     {account.db_user}")
+            click.echo(f"host:     {account.host}")
+            click.echo(f"password: {password}")
+            click.echo("The password is shown this once and stored nowhere: give it to `node render --db-password-file`.", err=True)
+
     @node_group.command("render")
     @click.argument("node_name", metavar="NODE")
     @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
                   help="Folder to write the files into (created).")
     @click.option("--db-url", envvar="TRUNKLINE_NODE_DB_URL", default=None,
                   help="MariaDB URL the node reads (default: DATABASE_URL). Env TRUNKLINE_NODE_DB_URL.")
+    @click.option("--db-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help=f"File holding the node account's password (default: env {PASSWORD_ENV}).")
     @click.option("--dsn", default="trunkline", show_default=True, help="ODBC DSN / res_odbc connection name.")
     @click.option("--odbc-driver", default="/usr/lib/x86_64-linux-gnu/odbc/libmaodbc.so", show_default=True,
                   help="MariaDB Connector/ODBC library, as the node sees it.")
@@ -87,10 +116,11 @@ def register(app: Flask) -> None:
     @click.option("--ami-secret", envvar="TRUNKLINE_AMI_SECRET", default=None,
                   help="AMI password the admin uses to expire cached objects after a change (default: the app's AMI_SECRET; empty: AMI off).")
     @domain_command
-    def render_cmd(node_name, out_dir, db_url, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports, rtp, pool,
-                   cache_stale, cache_max, db_timeout, verbose_log, lookup, ami_secret):
+    def render_cmd(node_name, out_dir, db_url, db_password_file, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports,
+                   rtp, pool, cache_stale, cache_max, db_timeout, verbose_log, lookup, ami_secret):
         """Write NODE's Asterisk files (and its nftables rule set) into --out."""
         url = db_url or current_app.config["DATABASE_URL"]
+        node = node_service.get(Session(), node_name)
         if not admin_nets:
             admin_nets = tuple(os.environ.get("TRUNKLINE_ADMIN_NETWORKS", "").split())
         try:
@@ -113,15 +143,36 @@ def register(app: Flask) -> None:
         except ValueError as exc:
             fail(str(exc))
         settings.rendered_at = utc_now()
+        # The node connects with its own account: host, port and database come from the URL, never a user or
+        # password in it (the admin's); the password only from --db-password-file or the environment.
+        account = Session().scalar(select(NodeAccount).where(NodeAccount.node_id == node.id))
+        if account is None and node_accounts.supported(Session()):
+            fail(f"node {node_name} has no database account: create it with `flask --app wsgi node account {node_name}`")
+        # SQLite (the demo) has no accounts: the files name the account the node will have on MariaDB.
+        settings.db_user = account.db_user if account is not None else node_accounts.user_name(settings.db_name, node_name)
+        settings.db_password = _password(db_password_file)
         files = render_node(Session(), node_name, settings)
         for warning in render_warnings(Session(), settings):
             click.echo(f"warning: {warning}", err=True)
         # The node page shows when this node's local 911 copy was written and whether it is still current.
-        node = nodes.get(Session(), node_name)
+        node = node_service.get(Session(), node_name)
         record_local_copy(Session(), node, local_copy(Session(), node), settings.rendered_at)
         Session.commit()
         for path in write_node(files, out_dir):
             click.echo(str(path))
+
+
+def _password(path: Path | None) -> str:
+    if path is not None:
+        try:
+            password = path.read_text().strip()
+        except OSError as exc:
+            fail(f"--db-password-file {path}: {exc.strerror}")
+    else:
+        password = os.environ.get(PASSWORD_ENV, "").strip()
+    if not password:
+        fail(f"the node account's password is needed: --db-password-file FILE or env {PASSWORD_ENV}")
+    return password
 
 
 def _networks(values) -> list[str]:

@@ -31,9 +31,10 @@ from app.csvio.specs import KeyCellError
 from app.csvio.write_behind import WriteBehind
 from app.errors import ValidationError
 from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, Trunk
-from app.models.realtime import REALTIME_TABLES
+from app.models.realtime import REALTIME_TABLES, SCOPE_CLIENT, SCOPE_KIND
 from app.projection.names import RT_NUMBER
 from app.projection.rows import number_row, trunks_of_clients
+from app.projection.visibility import number_scope
 from app.services import fields as F
 from app.services import numbers
 from app.services.audit import Actor, entry_values
@@ -47,7 +48,7 @@ TABLE = PhoneNumber.__table__
 AUDIT = AuditEntry.__table__
 AUDIT_COLUMNS = ("at", "actor", "channel", "action", "entity", "entity_key", "before", "after", "summary")
 EXT = REALTIME_TABLES["extensions"]
-EXT_COLUMNS = ("context", "exten", "priority", "app", "appdata")
+EXT_COLUMNS = ("context", "exten", "priority", "app", "appdata", SCOPE_KIND, SCOPE_CLIENT)
 
 
 class Stored:
@@ -203,8 +204,10 @@ def _batches(reader: CsvReader, result: ImportResult, keys: KeyTracker) -> Itera
 
 
 def _key(reader: CsvReader, row: Row, result: ImportResult, keys: KeyTracker) -> str | None:
-    if row.problem:
-        result.errors.append(RowError(row.line, "", row.problem))
+    if row.problem or row.cell_problems:
+        if row.problem:
+            result.errors.append(RowError(row.line, "", row.problem))
+        result.errors += [RowError(row.line, column, reason) for column, reason in row.cell_problems]
         return None
     try:
         (e164,) = reader.spec.key(row.cells)
@@ -270,7 +273,7 @@ def _queue_writes(writer: WriteBehind, actor: Actor, lookup: PreloadedLookup, ch
             unrouted.append(values[0])
         else:
             routed.append(tuple(projected[c] for c in EXT_COLUMNS))
-    writer.insert_rows(EXT, EXT_COLUMNS, routed, key=("context", "exten", "priority"), update=("app", "appdata"))
+    writer.insert_rows(EXT, EXT_COLUMNS, routed, key=("context", "exten", "priority"), update=EXT_COLUMNS[3:])
     for i in range(0, len(unrouted), 1000):
         writer.execute(delete(EXT).where(EXT.c.context == RT_NUMBER, EXT.c.priority == 1, EXT.c.exten.in_(unrouted[i:i + 1000])))
 
@@ -280,7 +283,11 @@ def _tl_num_row(lookup: PreloadedLookup, values: tuple) -> dict | None:
     e164, carrier_id, client_id, trunk_id, _registered, _address, port_status, _target = values
     projected = number_row(e164, carrier_id, port_status, *lookup.route_of_client.get(client_id, _NO_CLIENT),
                            *lookup.route_of_trunk.get(trunk_id, _NO_TRUNK))
-    return None if projected is None else projected[1]
+    if projected is None:
+        return None
+    row = projected[1]
+    row[SCOPE_KIND], row[SCOPE_CLIENT] = number_scope(row)  # who may read it, as the projection stamps it
+    return row
 
 
 _NO_CLIENT = (None, None, None, None)

@@ -136,8 +136,10 @@ def _import_rows(session: Session, reader: CsvReader, actor: Actor, result: Impo
         if progress is not None and ticks >= 200:
             progress(ticks)
             ticks = 0
-        if row.problem:
-            result.errors.append(RowError(row.line, "", row.problem))
+        if row.problem or row.cell_problems:
+            if row.problem:
+                result.errors.append(RowError(row.line, "", row.problem))
+            result.errors += [RowError(row.line, column, reason) for column, reason in row.cell_problems]
             continue
         try:
             duplicate = keys.duplicate(row, spec.key(row.cells))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -25,6 +27,37 @@ class Row:
     line: int
     cells: dict[str, str]
     problem: str | None = None
+    cell_problems: tuple[tuple[str, str], ...] = ()  # (column, reason) of cells that cannot be trusted
+
+
+def double_decoded(text: str) -> str | None:
+    """What `text` was meant to say when it is UTF-8 read as Windows-1252 (mojibake), else None.
+
+    Excel opens a CSV without a byte-order mark as Windows-1252; saved again as "CSV UTF-8", the
+    two bytes of `é` come back as `Ã©`. Re-encoding the characters as Windows-1252 (Latin-1 for the
+    five bytes it leaves undefined) gives the original bytes; if those are valid UTF-8 and differ,
+    the cell was decoded twice. Real text practically never passes this test (`Ã` followed by `©`).
+    """
+    if text.isascii():
+        return None
+    raw = bytearray()
+    for ch in text:
+        try:
+            raw += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return None
+            raw.append(ord(ch))
+    try:
+        fixed = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return fixed if fixed != text else None
+
+
+MOJIBAKE_FIX = ("the file was opened in Excel as Windows-1252 and saved again as UTF-8; import the original "
+                "export instead (it starts with a UTF-8 mark, which Excel reads right), or in Excel use "
+                "Data > From Text/CSV with File origin '65001: Unicode (UTF-8)' and save as 'CSV UTF-8'")
 
 
 def _is_binary(file_obj: IO) -> bool:
@@ -50,9 +83,11 @@ def _text_lines(file_obj: IO) -> Iterator[str]:
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
+            as_ansi = raw.decode("cp1252", errors="replace").strip()
             raise CsvFileError(
                 f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at character {exc.start + 1}): "
-                "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8')") from None
+                "save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8'); it looks like Windows-1252, which Excel's "
+                f"plain 'CSV' save writes, where the line reads: {as_ansi[:120]}") from None
 
 
 def _sniff(first: bytes) -> None:
@@ -65,18 +100,44 @@ def _sniff(first: bytes) -> None:
         raise CsvFileError("the file contains NUL bytes: it is not a UTF-8 CSV text file")
 
 
-def _records(lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, cells) of every non-blank CSV record."""
-    reader = csv.reader(lines)
-    previous = 0
+_SEP_HINT_RE = re.compile(r"^sep=(.)\s*$", re.IGNORECASE)
+
+
+def _delimiter(first_line: str | None, spec: KindSpec) -> tuple[str, bool]:
+    """The cell separator of a file from its first line, and whether that line is Excel's `sep=` hint.
+
+    Excel in French-Canadian (and most European) settings saves "CSV" with `;` between cells, because
+    `,` is its decimal separator; it also honours (and some tools write) a first line `sep=;`. The
+    header decides: the separator (`,`, `;` or a tab) under which more of its cells are column names
+    of this kind wins, `,` on a tie (a one-column header is the same either way).
+    """
+    if first_line is None:
+        return ",", False
+    hint = _SEP_HINT_RE.match(first_line.strip("\r\n"))
+    if hint:
+        return hint.group(1), True
+
+    def known(sep: str) -> int:
+        cells = next(csv.reader([first_line], delimiter=sep), [])
+        return sum(1 for c in cells if spec.column(c.strip().lower()) is not None)
+
+    counts = {sep: known(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])  # the first of equals: "," on a tie
+    return best, False
+
+
+def _records(lines: Iterator[str], delimiter: str = ",", first_line: int = 1) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) of every non-blank CSV record; lines are numbered from first_line."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    previous = first_line - 1
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise CsvFileError(f"line {reader.line_num}: the file is not valid CSV ({exc})") from None
-        start, previous = previous + 1, reader.line_num
+            raise CsvFileError(f"line {reader.line_num + first_line - 1}: the file is not valid CSV ({exc})") from None
+        start, previous = previous + 1, reader.line_num + first_line - 1
         if any(c.strip() for c in cells):
             yield start, cells
 
@@ -111,13 +172,23 @@ class CsvReader:
         self.estimate = count_rows(file_obj)
         if self.estimate is not None and self.estimate > max_rows:
             self._exact_cap_check(file_obj)
-        self._records = _records(_text_lines(file_obj))
+        self.delimiter = ","
+        self._records = self._open(file_obj)
         self.header = self._read_header()
+
+    def _open(self, file_obj: IO) -> Iterator[tuple[int, list[str]]]:
+        """The records of the file, read with the separator its first line shows (see _delimiter)."""
+        lines = _text_lines(file_obj)
+        first = next(lines, None)
+        self.delimiter, hint = _delimiter(first, self.spec)
+        if hint:
+            return _records(lines, self.delimiter, first_line=2)
+        return _records(itertools.chain([first] if first is not None else [], lines), self.delimiter)
 
     def _exact_cap_check(self, file_obj: IO) -> None:
         # More lines than the cap: count real rows (quoted cells may span lines) before doing any work.
         start = file_obj.tell()
-        rows = sum(1 for _ in _records(_text_lines(file_obj))) - 1
+        rows = sum(1 for _ in self._open(file_obj)) - 1
         file_obj.seek(start)
         if rows > self.max_rows:
             raise CsvFileError(self._too_many())
@@ -134,6 +205,9 @@ class CsvReader:
         if first is None:
             raise CsvFileError(f"the file is empty: a {spec.filename} starts with the header line {expected}")
         _line, cells = first
+        if cells and cells[0].startswith("\u00ef\u00bb\u00bf"):  # ï»¿: the UTF-8 byte-order mark read as Windows-1252
+            raise CsvFileError(f"the file starts with 'ï»¿', a UTF-8 byte-order mark decoded as Windows-1252: its text "
+                               f"was decoded twice and accented letters are mangled; {MOJIBAKE_FIX}")
         header = [c.strip().lower() for c in cells]
         problems = []
         if "" in header:
@@ -163,4 +237,9 @@ class CsvReader:
             if len(cells) != width:
                 yield Row(line, {}, f"has {len(cells)} cell(s) but the header has {width} column(s)")
                 continue
-            yield Row(line, dict(zip(header, cells, strict=True)))
+            row = Row(line, dict(zip(header, cells, strict=True)))
+            if not "".join(cells).isascii():  # one C call per row: the common all-ASCII row costs nothing more
+                row.cell_problems = tuple(
+                    (column, f"'{value}' looks like UTF-8 text decoded twice (it should probably read '{fixed}'): {MOJIBAKE_FIX}")
+                    for column, value in row.cells.items() if (fixed := double_decoded(value)) is not None)
+            yield row

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from app import service_codes
 from app.models import Carrier, Client, Node, PhoneNumber, Trunk
 from app.services import carriers, clients, nodes, numbers, trunks
 from app.services import fields as F
@@ -58,7 +59,7 @@ class KindSpec:
         """The normalised natural key of a row (case-insensitive, like the database); raises KeyCellError."""
         parts = []
         for column, parse in self.key_parsers.items():
-            value = cells.get(column)
+            value = F.normalise(cells.get(column))
             if F.blank(value):
                 raise KeyCellError(column, "is required")
             try:
@@ -103,7 +104,8 @@ def _carrier_rows(session: Session) -> Iterator[dict]:
             "dial_format": c.dial_format, "send_pai": _yes(c.send_pai), "provides_911": _yes(c.provides_911),
             "priority": c.priority, "max_channels": c.max_channels, "privacy_mode": c.privacy_mode,
             "username": _cell(c.username),
-            "enabled": _yes(c.enabled), "password": _cell(c.password),
+            "enabled": _yes(c.enabled), "service_codes": service_codes.export_list(c.service_codes, empty="none"),
+            "service_code_format": c.service_code_format, "password": _cell(c.password),
         }
 
 
@@ -115,7 +117,9 @@ CARRIERS = KindSpec(
         Column("callerid_format", "callerid_format"), Column("e911_callerid_format", "e911_callerid_format"),
         Column("dial_format", "dial_format"), Column("send_pai", "send_pai"), Column("provides_911", "provides_911"),
         Column("priority", "priority"), Column("max_channels", "max_channels"), Column("privacy_mode", "privacy_mode"),
-        Column("username", "username"), Column("enabled", "enabled"), Column("password", "password", secret=True),
+        Column("username", "username"), Column("enabled", "enabled"),
+        Column("service_codes", "service_codes"), Column("service_code_format", "service_code_format"),
+        Column("password", "password", secret=True),
     ),
     required=("name", "signalling_addresses"),
     key_parsers={"name": carriers.FIELDS["name"].parse},
@@ -155,13 +159,14 @@ def _client_rows(session: Session) -> Iterator[dict]:
     for c, node_name, e911_number, main_number in session.execute(query):
         yield {"name": c.name, "account_code": c.account_code, "node": _cell(node_name), "max_channels": c.max_channels,
                "e911_number": _cell(e911_number), "status": c.status, "main_number": _cell(main_number),
+               "blocked_service_codes": service_codes.export_list(c.blocked_service_codes, empty=""),
                "alert_emails": _cell(c.alert_emails), "alert_webhook": _cell(c.alert_webhook)}
 
 
 CLIENTS = KindSpec(
     kind="clients",
     columns=tuple(Column(n, n) for n in ("name", "account_code", "node", "max_channels", "e911_number", "status", "main_number",
-                                         "alert_emails", "alert_webhook")),
+                                         "blocked_service_codes", "alert_emails", "alert_webhook")),
     required=("name", "account_code"),
     key_parsers={"account_code": clients.FIELDS["account_code"].parse},
     service=clients,

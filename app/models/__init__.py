@@ -7,6 +7,7 @@ from app.models.carrier import Carrier
 from app.models.client import Client
 from app.models.dbserver import DbServer, NodeLocalCopy
 from app.models.node import Node
+from app.models.node_account import NodeAccount
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
 from app.models.realtime import REALTIME_TABLES
@@ -14,5 +15,5 @@ from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
 __all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "DbServer", "E911Call", "Node",
-           "NodeLocalCopy", "PhoneNumber",
-           "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk", "TrunkAddress", "User"]
+           "NodeAccount", "NodeLocalCopy", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk",
+           "TrunkAddress", "User"]

@@ -7,7 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
 from app.numbering import NumberFormat
+from app.service_codes import ALL as ALL_SERVICE_CODES
+from app.service_codes import DIAL_FORMS, service_codes_check_sql
 
+_DIAL_FORMS = ",".join(f"'{f}'" for f in DIAL_FORMS)
 _FORMATS = ",".join(f"'{f.value}'" for f in NumberFormat)
 # How a carrier wants a caller's request for privacy signalled (docs/nodes.md, "Caller-ID privacy"):
 #   pai:  RFC 3325 - anonymous From, the caller ID in P-Asserted-Identity, "Privacy: id";
@@ -30,6 +33,8 @@ class Carrier(Base):
         CheckConstraint("max_channels >= 0", name="max_channels"),
         CheckConstraint("auth_mode = 'ip' OR (username IS NOT NULL AND password IS NOT NULL)", name="register_credentials"),
         CheckConstraint(f"privacy_mode IN ({_PRIVACY_MODES})", name="privacy_mode"),
+        CheckConstraint(service_codes_check_sql("service_codes"), name="service_codes"),
+        CheckConstraint(f"service_code_format IN ({_DIAL_FORMS})", name="service_code_format"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -39,7 +44,8 @@ class Carrier(Base):
     # Space-separated IPs/CIDRs the carrier signals from; the first host is where we send calls.
     signalling_addresses: Mapped[str] = mapped_column(Text)
     port: Mapped[int] = mapped_column(Integer, default=5060)
-    username: Mapped[str | None] = mapped_column(String(40))
+    # `user` or `user@registrar domain` (app.services.carriers.split_username).
+    username: Mapped[str | None] = mapped_column(String(128))
     password: Mapped[str | None] = mapped_column(String(80))
     callerid_format: Mapped[str] = mapped_column(String(8), default="e164")
     e911_callerid_format: Mapped[str] = mapped_column(String(8), default="e164")
@@ -50,6 +56,9 @@ class Carrier(Base):
     priority: Mapped[int] = mapped_column(Integer, default=10)
     max_channels: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The N11/988 codes it carries (app.service_codes: "211 311 ... 988"), and how it wants them dialled.
+    service_codes: Mapped[str] = mapped_column(String(40), default=ALL_SERVICE_CODES)
+    service_code_format: Mapped[str] = mapped_column(String(8), default="code")
 
     numbers = relationship("PhoneNumber", back_populates="carrier", foreign_keys="PhoneNumber.carrier_id", lazy="dynamic")
 

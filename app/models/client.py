@@ -6,6 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
+from app.service_codes import blocked_codes_check_sql
 
 
 class Client(Base):
@@ -15,6 +16,9 @@ class Client(Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status"),
         CheckConstraint("max_channels >= 0", name="max_channels"),
+        CheckConstraint(blocked_codes_check_sql("blocked_service_codes"), name="blocked_service_codes"),
+        # An active client's trunks and numbers carry calls through its node: no node, no calls.
+        CheckConstraint("status <> 'active' OR node_id IS NOT NULL", name="active_needs_node"),
         # The default E911 number and the main number must be numbers of this client.
         ForeignKeyConstraint(
             ["e911_number_id", "id"], ["phone_numbers.id", "phone_numbers.client_id"],
@@ -35,6 +39,8 @@ class Client(Base):
     node_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id"), unique=True)
     e911_number_id: Mapped[int | None] = mapped_column(Integer)
     main_number_id: Mapped[int | None] = mapped_column(Integer)
+    # Service codes (app.service_codes) its trunks may not dial; never 711 or 988 (constraint above).
+    blocked_service_codes: Mapped[str] = mapped_column(String(40), default="")
     # Who is told of every 911 call from this client (app/alerts): email addresses (space-separated), a webhook URL.
     alert_emails: Mapped[str] = mapped_column(Text, default="")
     alert_webhook: Mapped[str] = mapped_column(String(500), default="")

@@ -29,6 +29,7 @@ class Node(Base):
     state: Mapped[str] = mapped_column(String(10), default="active")
 
     client = relationship("Client", back_populates="node", uselist=False)
+    account = relationship("NodeAccount", back_populates="node", uselist=False, passive_deletes=True)
 
     @property
     def endpoint_id(self) -> str:

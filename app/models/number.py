@@ -7,6 +7,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
 
+# The stored E.164 form, in ASCII digits only (schema/versions/0003c_*.py creates these constraints).
+# GLOB and MariaDB's REGEXP compare code points, so full-width or Arabic-Indic digits never match [0-9].
+E164_ASCII_SQLITE = "e164 GLOB '+1[2-9][0-9][0-9][2-9][0-9][0-9][0-9][0-9][0-9][0-9]'"
+E164_ASCII_MARIADB = "e164 REGEXP '^[+]1[2-9][0-9]{2}[2-9][0-9]{6}$'"
+
 
 class PhoneNumber(Base):
     """A DID: who holds it upstream, which client and trunk it rings, its E911 and port state."""
@@ -15,6 +20,9 @@ class PhoneNumber(Base):
     __table_args__ = (
         UniqueConstraint("id", "client_id"),  # target of the E911/main number ownership keys
         CheckConstraint("e164 LIKE '+1__________'", name="e164"),
+        # ASCII digits only, NANP-shaped (NXX-NXX-XXXX): LIKE's '_' takes any character, even '２' or '٢'.
+        CheckConstraint(E164_ASCII_SQLITE, name="e164_ascii").ddl_if(dialect="sqlite"),
+        CheckConstraint(E164_ASCII_MARIADB, name="e164_ascii").ddl_if(dialect="mysql"),
         CheckConstraint("port_status IN ('active', 'port_in_pending', 'ported_out')", name="port_status"),
         CheckConstraint("trunk_id IS NULL OR client_id IS NOT NULL", name="trunk_needs_client"),
         CheckConstraint("e911_registered = 0 OR client_id IS NOT NULL", name="e911_needs_client"),

@@ -23,6 +23,13 @@ PROJECTED_TABLES = (
 )
 REALTIME_TABLE_NAMES = PROJECTED_TABLES + ("ps_contacts", "cdr")
 
+# Trunkline's own columns beside Asterisk's (never shown to a node: the scoped views list Asterisk's columns
+# only). Every projected row carries who may read it (app.projection.visibility); a CDR the node it came
+# from, stamped by the database (a trigger on MariaDB), never taken from the node.
+SCOPE_KIND = "tl_kind"  # what the row belongs to: carrier, carrier-node, client-node, trunk, num, e911, route
+SCOPE_CLIENT = "tl_client"  # the account code of the client the row belongs to, for client-scoped kinds
+CDR_NODE = "tl_node"  # the name of the node whose database account inserted the CDR
+
 
 def _column_type(table: str, column: str, sql_type: str):
     match = re.fullmatch(r"(\w+)(?:\((.*)\))?", sql_type)
@@ -72,6 +79,10 @@ def _build_tables() -> dict[str, Table]:
                 nullable=col["nullable"] == "YES" and col["key"] != "PRI",
             ))
         extra = []
+        if name in PROJECTED_TABLES:
+            columns += [Column(SCOPE_KIND, String(16), nullable=True), Column(SCOPE_CLIENT, String(20), nullable=True)]
+        if name == "cdr":
+            columns.append(Column(CDR_NODE, String(32), nullable=True))
         if name == "extensions":
             # One row per (context, exten, priority): pbx_realtime looks rows up by exactly that.
             extra.append(Index("uq_extensions_context_exten_priority", "context", "exten", "priority", unique=True))
@@ -101,3 +112,8 @@ def _build_tables() -> dict[str, Table]:
 
 
 REALTIME_TABLES: dict[str, Table] = _build_tables()
+
+
+def asterisk_columns(table: str) -> list[str]:
+    """The columns Asterisk 22 knows for a realtime table, in its order (without Trunkline's own)."""
+    return [row["column"] for row in read_columns()[table]]

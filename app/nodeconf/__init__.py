@@ -34,6 +34,7 @@ from app.projection.names import (
     SEP,
 )
 from app.projection.rows import LIVE_NODE_STATES
+from app.projection.visibility import SCOPED
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk_realtime" / "templates"
 
@@ -64,6 +65,8 @@ SECRET_FILES = ("res_odbc.conf", "odbc.ini", "manager.conf")  # written 0600: th
 CARRIER_HEADER = "X-TL-Carrier"
 ACCOUNT_HEADER = "X-TL-Account"
 CALL_HEADER = "X-TL-Call"  # the call id between nodes (app/calls.py)
+# Set by a client node on 911 and 988 calls: the carrier node neither refuses nor counts them against a cap.
+UNCAPPED_HEADER = "X-TL-Uncapped"
 
 
 @dataclass
@@ -217,8 +220,9 @@ def node_context(session: Session, node_name: str, settings: NodeSettings) -> di
         "sip_v4": sip_v4, "sip_v6": sip_v6, "sip_open": sip_open, "admin_v4": admin_v4, "admin_v6": admin_v6,
         "ctx": {"from_carrier": CTX_FROM_CARRIER, "from_node": CTX_FROM_NODE, "from_trunk": CTX_FROM_TRUNK,
                 "num": RT_NUMBER, "route": RT_ROUTE, "e911": RT_E911},
-        "sep": SEP, "list_sep": LIST_SEP, "carrier_header": CARRIER_HEADER, "account_header": ACCOUNT_HEADER, "call_header": CALL_HEADER,
-        "self_endpoint": node.endpoint_id, "ami_user": AMI_USER,
+        "sep": SEP, "list_sep": LIST_SEP, "carrier_header": CARRIER_HEADER, "account_header": ACCOUNT_HEADER,
+        "uncapped_header": UNCAPPED_HEADER, "call_header": CALL_HEADER,
+        "self_endpoint": node.endpoint_id, "ami_user": AMI_USER, "scoped": SCOPED,
         "ami_permit": [str(ipaddress.ip_network(n)) for n in settings.admin_networks] or ["127.0.0.1/32"],
         "management_ports": sorted(set(settings.admin_ports) | ({settings.ami_port} if settings.ami_secret else set())),
     }

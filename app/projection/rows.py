@@ -22,6 +22,8 @@ from app.projection.names import (
     RT_ROUTE,
     SEP,
 )
+from app.service_codes import DIAL_FORM_CODES
+from app.sip_uri import split_username
 
 Rows = dict[str, dict]  # table -> {key: row}
 
@@ -76,15 +78,27 @@ def carrier_endpoint_rows(carrier: Carrier, rows: Rows) -> None:
     if carrier.auth_mode == "register":
         auth_id = f"{ep}-auth"
         endpoint["outbound_auth"] = auth_id
-        _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": carrier.username,
+        # `user@domain`: the user authenticates and is the Contact user; the domain is the registrar's,
+        # so it names the AOR (client_uri, the To of the REGISTER) and the Request-URI (server_uri),
+        # while the REGISTER still goes to the carrier's signalling address (outbound_proxy, loose route).
+        user, domain = split_username(carrier.username)
+        _add(rows, "ps_auths", auth_id, {"id": auth_id, "auth_type": "userpass", "username": user,
                                          "password": carrier.password})
         reg_id = f"{ep}-reg"
-        server = _sip_uri(host or carrier.address_list[0].split("/")[0], carrier.port)
-        _add(rows, "ps_registrations", reg_id, {
-            "id": reg_id, "server_uri": server, "client_uri": server.replace("sip:", f"sip:{carrier.username}@", 1),
-            "contact_user": carrier.username, "outbound_auth": auth_id, "retry_interval": 60,
+        address = _sip_uri(host or carrier.address_list[0].split("/")[0], carrier.port)
+        registration = {
+            "id": reg_id, "server_uri": address, "client_uri": address.replace("sip:", f"sip:{user}@", 1),
+            "contact_user": user, "outbound_auth": auth_id, "retry_interval": 60,
             "forbidden_retry_interval": 300, "expiration": 3600, "line": "yes", "endpoint": ep,
-        })
+        }
+        if domain is not None:
+            domain_uri = f"sip:[{domain}]" if ":" in domain else f"sip:{domain}"
+            registration.update(server_uri=domain_uri, client_uri=domain_uri.replace("sip:", f"sip:{user}@", 1),
+                                # ';' written as ^3B: Asterisk's realtime drivers split a value at ';'
+                                # into several values and decode ^3B back into ';' (res_config_odbc).
+                                outbound_proxy=f"{address}^3Blr")
+            endpoint["from_domain"] = domain
+        _add(rows, "ps_registrations", reg_id, registration)
     _add(rows, "ps_endpoints", ep, endpoint)
     _add(rows, "ps_aors", ep, aor)
     _identify(rows, ep, carrier.address_list)
@@ -102,12 +116,14 @@ def node_endpoint_rows(node: Node, rows: Rows) -> None:
 
 
 def trunk_vars(trunk: Trunk) -> str:
-    """set_var of a trunk endpoint: TL_TRUNK=id/trunk max/client max/main number/its carrier id."""
+    """set_var of a trunk endpoint: TL_TRUNK=id/trunk max/client max/main number/its carrier id/blocked
+    service codes joined by '-' (channel maxima: 0 = no limit)."""
     client = trunk.client
     main = client.main_number
     usable_main = main is not None and main.in_service
     return "TL_TRUNK=" + "/".join([str(trunk.id), str(trunk.max_channels), str(client.max_channels),
-                                   main.e164 if usable_main else "", str(main.carrier_id) if usable_main else ""])
+                                   main.e164 if usable_main else "", str(main.carrier_id) if usable_main else "",
+                                   "-".join((client.blocked_service_codes or "").split())])
 
 
 def auth_match_header(username: str) -> str:
@@ -244,19 +260,34 @@ def number_rows(session: Session, e164s: Iterable[str] | None) -> Rows:
     return rows
 
 
+def route_item(carrier: Carrier) -> str:
+    """One carrier as the dialplan tries it: endpoint/caller-ID format/dial format/service-code dial form/
+    accepted service codes joined by '-' (e.g. carrier-telus/10/11/3/211-311-988)."""
+    return "/".join([carrier.endpoint_id, FORMAT_CODES[carrier.callerid_format], FORMAT_CODES[carrier.dial_format],
+                     DIAL_FORM_CODES[carrier.service_code_format], "-".join((carrier.service_codes or "").split())])
+
+
 def route_rows(session: Session) -> Rows:
-    """tl-route rows: per holding carrier, the ordered carriers to try; and the carrier nodes."""
-    carriers = list(session.scalars(select(Carrier).order_by(Carrier.priority, Carrier.name)))
-    enabled = [c for c in carriers if c.enabled]
+    """tl-route rows: one row per carrier, so that any number of carriers fits Asterisk's 256-character appdata.
+
+    `<carrier id>` -> that enabled carrier's item (tried first for the numbers it holds); `p<N>` -> the
+    N-th enabled carrier by priority then name (N from 1, tried next, the holder skipped); `nodes` -> the
+    active carrier nodes. The dialplan reads the holder's row and then `p1`, `p2`... only as far as it
+    has to go: the first carrier that takes the call costs one look-up.
+    """
+    enabled = list(session.scalars(select(Carrier).where(Carrier.enabled.is_(True))
+                                   .order_by(Carrier.priority, Carrier.name)))
     rows: Rows = {"extensions": {}}
-    for holder in carriers:
-        ordered = ([holder] if holder.enabled else []) + [c for c in enabled if c.id != holder.id]
-        value = LIST_SEP.join(f"{c.endpoint_id}/{FORMAT_CODES[c.callerid_format]}/{FORMAT_CODES[c.dial_format]}"
-                              for c in ordered)
-        key, row = ext_row(RT_ROUTE, str(holder.id), value)
-        rows["extensions"][key] = row
+    for position, carrier in enumerate(enabled, start=1):
+        item = route_item(carrier)
+        for exten in (str(carrier.id), f"p{position}"):
+            key, row = ext_row(RT_ROUTE, exten, item)
+            rows["extensions"][key] = row
     nodes = session.scalars(select(Node).where(Node.role == "carrier", Node.state == "active").order_by(Node.name))
-    key, row = ext_row(RT_ROUTE, "nodes", LIST_SEP.join(n.endpoint_id for n in nodes))
+    node_list = LIST_SEP.join(n.endpoint_id for n in nodes)
+    if len(node_list) > 256:
+        raise ValueError("too many active carrier nodes for one tl-route/nodes row (256 characters)")
+    key, row = ext_row(RT_ROUTE, "nodes", node_list)
     rows["extensions"][key] = row
     return rows
 

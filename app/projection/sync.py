@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, event, insert, or_, select
+from sqlalchemy import String, Text, and_, cast, delete, event, func, insert, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import LargeBinary
 
 from app.models.realtime import PROJECTED_TABLES, REALTIME_TABLES
 from app.projection import rows as R
+from app.projection import visibility
 from app.projection.names import RT_E911, RT_NUMBER, RT_ROUTE
 
 _PENDING = "tl_projection_scope"
@@ -56,6 +58,7 @@ def apply_pending(session: Session) -> dict[str, int]:
     if scope is None or scope.empty():
         return {}
     session.flush()
+    visibility.refresh_accounts(session)  # a node's role or client may have changed
     return _apply(session, _diff(session, scope))
 
 
@@ -81,6 +84,7 @@ def rebuild(session: Session) -> dict[str, int]:
     """Regenerate every projected realtime row; returns counts of inserted/updated/deleted rows."""
     session.info.pop(_PENDING, None)
     session.flush()
+    visibility.refresh_accounts(session)
     return _apply(session, _diff(session, Scope(everything=True)))
 
 
@@ -95,7 +99,44 @@ def drift(session: Session) -> list[str]:
             cols = ", ".join(f"{c}={have.get(c)!r} (expected {want.get(c)!r})" for c in want if want.get(c) != have.get(c))
             lines.append(f"{table} {_fmt_key(key)}: differs: {cols}")
         lines += [f"{table} {_fmt_key(k)}: unexpected row" for k in sorted(extra, key=str)]
+    return non_ascii(session) + lines + visibility.account_drift(session)
+
+
+def _not_ascii(session: Session, column):
+    """SQL condition: the text column holds a character beyond ASCII (its byte length exceeds its length)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.length(cast(column, LargeBinary)) != func.length(column)
+    return func.length(column) != func.char_length(column)  # MariaDB/MySQL: LENGTH counts bytes
+
+
+def non_ascii(session: Session) -> list[str]:
+    """Stored numbers and realtime rows holding non-ASCII text, one plain line each.
+
+    A number or realtime key with full-width or Arabic-Indic digits never matches what a node dials
+    (Asterisk compares bytes), and the projection would faithfully copy it, so the diff alone cannot
+    see it. The CHECK constraint on phone_numbers.e164 (migration 0003c) keeps new ones out; this
+    finds what a database holds from before it.
+    """
+    from app.models import PhoneNumber
+
+    lines = [f"phone_numbers {e164}: the number holds non-ASCII characters ({_codepoints(e164)}); "
+             "correct it (flask import numbers with the number in ASCII digits) and run realtime rebuild"
+             for e164 in session.scalars(select(PhoneNumber.e164).where(_not_ascii(session, PhoneNumber.e164)))]
+    for table in PROJECTED_TABLES:
+        t = REALTIME_TABLES[table]
+        texts = [c for c in t.columns if isinstance(c.type, (String, Text))]
+        if not texts:
+            continue
+        for row in session.execute(select(t).where(or_(*(_not_ascii(session, c) for c in texts)))).mappings():
+            bad = [f"{c.name}={row[c.name]!r} ({_codepoints(row[c.name])})" for c in texts
+                   if isinstance(row[c.name], str) and not row[c.name].isascii()]
+            key = "/".join(str(row[k]) for k in (_EXT_KEY if table == "extensions" else ("id",)))
+            lines.append(f"{table} {key}: non-ASCII text, which Asterisk cannot match: {', '.join(bad)}")
     return lines
+
+
+def _codepoints(text: str) -> str:
+    return " ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(text) if not ch.isascii())
 
 
 def _fmt_key(key) -> str:
@@ -124,6 +165,7 @@ def _desired(session: Session, scope: Scope) -> R.Rows:
     for part in parts:
         for table, table_rows in part.items():
             rows[table].update(table_rows)
+    visibility.stamp(session, rows)  # who may read each row: its tl_kind / tl_client
     return rows
 
 

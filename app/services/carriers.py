@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import projection
+from app import projection, service_codes
 from app.errors import Conflict, ValidationError
 from app.models import Carrier, PhoneNumber, Trunk
 from app.models.carrier import PRIVACY_MODES
@@ -15,6 +15,7 @@ from app.numbering import NumberFormat
 from app.services import fields as F
 from app.services.audit import Actor
 from app.services.base import assign, find, remove
+from app.sip_uri import split_username
 
 FORMATS = [f.value for f in NumberFormat]
 FIELDS = {
@@ -23,7 +24,7 @@ FIELDS = {
     "auth_mode": F.Field(F.choice(["ip", "register"]), default="ip"),
     "signalling_addresses": F.Field(F.networks, required=True),
     "port": F.Field(F.integer(1, 65535), default=5060),
-    "username": F.Field(lambda v: F.text(v, 40), default=None),
+    "username": F.Field(lambda v: _username(v), default=None),
     "password": F.Field(lambda v: F.text(v, 80), default=None),
     "callerid_format": F.Field(F.choice(FORMATS), default="e164"),
     "e911_callerid_format": F.Field(F.choice(FORMATS), default="e164"),
@@ -34,8 +35,17 @@ FIELDS = {
     "priority": F.Field(F.integer(0, 1000), default=10),
     "max_channels": F.Field(F.integer(0, 100000), default=0),
     "enabled": F.Field(F.boolean, default=True),
+    "service_codes": F.Field(service_codes.parse_accepted, default=service_codes.ALL),
+    "service_code_format": F.Field(service_codes.parse_dial_form, default="code"),
 }
 ENTITY = "carrier"
+
+
+def _username(value) -> str:
+    """A registration username, `user` or `user@domain`, checked by split_username (kept as typed)."""
+    value = F.text(value, 128)
+    split_username(value)
+    return value
 
 
 def get(session: Session, name: str) -> Carrier:
@@ -54,6 +64,9 @@ def _check(session: Session, values: dict, carrier: Carrier | None) -> None:
         for name in ("username", "password"):
             if not values.get(name):
                 errors.setdefault(name, []).append("is required when the carrier authenticates by registration")
+    no_host = F.needs_host(values["signalling_addresses"], "the carrier")
+    if no_host:
+        errors.setdefault("signalling_addresses", []).append(no_host)
     if carrier is not None and carrier.provides_911 and not values["provides_911"]:
         registered = session.scalar(select(func.count()).select_from(PhoneNumber).where(
             PhoneNumber.carrier_id == carrier.id, PhoneNumber.e911_registered.is_(True)))
@@ -76,6 +89,11 @@ def save(session: Session, data: Mapping, actor: Actor, carrier: Carrier | None 
     if carrier is not None:
         values = {**{k: getattr(carrier, k) for k in FIELDS}, **values}
     if values["auth_mode"] == "ip":
+        typed = [name for name in ("username", "password") if not F.blank(data.get(name))]
+        if typed:
+            message = ("is not used: this carrier is identified by its IP addresses (auth ip); leave it empty, "
+                       "or choose auth register if the carrier wants us to register with these credentials")
+            raise ValidationError({name: [message] for name in typed})
         values["username"] = values["password"] = None
     _check(session, values, carrier)
     old_endpoint = carrier.endpoint_id if carrier is not None else None

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import projection
+from app import projection, service_codes
 from app.alerts import contacts
 from app.errors import Conflict, ValidationError
 from app.models import Client, PhoneNumber, Trunk
@@ -26,11 +26,13 @@ FIELDS = {
     "node": F.Field(lambda v: v, default=None),
     "e911_number": F.Field(lambda v: v, default=None),
     "main_number": F.Field(lambda v: v, default=None),
+    "blocked_service_codes": F.Field(service_codes.parse_blocked, default=""),
     "alert_emails": F.Field(contacts.emails, default=""),
     "alert_webhook": F.Field(contacts.webhook, default=""),
 }
-AUDITED = ["name", "account_code", "status", "max_channels", "node_id", "e911_number_id", "main_number_id", "alert_emails",
-           "alert_webhook"]
+_PLAIN = ("name", "account_code", "status", "max_channels", "blocked_service_codes", "alert_emails", "alert_webhook")
+AUDITED = ["name", "account_code", "status", "max_channels", "node_id", "e911_number_id", "main_number_id",
+           "blocked_service_codes", "alert_emails", "alert_webhook"]
 ENTITY = "client"
 
 
@@ -41,7 +43,7 @@ def get(session: Session, account: str) -> Client:
 
 def _resolve(session: Session, values: dict, client: Client | None) -> dict:
     errors: dict[str, list[str]] = {}
-    out = {k: values[k] for k in ("name", "account_code", "status", "max_channels", "alert_emails", "alert_webhook")}
+    out = {k: values[k] for k in _PLAIN}
     other = session.scalar(select(Client).where(Client.account_code == values["account_code"]))
     if other is not None and other is not client:
         errors["account_code"] = [f"account code {values['account_code']} is already used by {other.name}"]
@@ -55,6 +57,11 @@ def _resolve(session: Session, values: dict, client: Client | None) -> dict:
             if node.client is not None and node.client is not client:
                 raise F.FieldError(f"node {node.name} already serves client {node.client.account_code} (one client per node)")
         out["node_id"] = node.id if node else None
+        if node is None and values["status"] == "active":
+            # No node, no calls: its trunks and numbers would be projected with nowhere to ring.
+            raise F.FieldError("an active client needs its client-facing node (without one its trunks and numbers "
+                               "cannot place or receive calls): choose the node, or set the status to suspended "
+                               "until the node exists")
     except F.FieldError as exc:
         errors.setdefault("node", []).append(str(exc))
     for field in ("e911_number", "main_number"):
@@ -76,8 +83,7 @@ def save(session: Session, data: Mapping, actor: Actor, client: Client | None = 
     """Create or update a client from raw field values."""
     values = F.clean(FIELDS, data, partial=client is not None)
     if client is not None:
-        current = {k: getattr(client, k) for k in ("name", "account_code", "status", "max_channels", "alert_emails",
-                                                   "alert_webhook")}
+        current = {k: getattr(client, k) for k in _PLAIN}
         current.update(node=client.node, e911_number=client.e911_number, main_number=client.main_number)
         values = {**current, **values}
     resolved = _resolve(session, values, client)

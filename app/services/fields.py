@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import ValidationError
+from app.numbering import ascii_forms
 
 _IDENT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{1,19}$")
@@ -64,13 +65,36 @@ def boolean(value: Any) -> bool:
     raise FieldError(f"'{value}' is not yes/no, true/false or 1/0")
 
 
+def normalise(value: Any) -> Any:
+    """Input as given, with characters that have an ASCII twin made ASCII (numbering.ascii_forms).
+
+    Applied to every value before its parser runs (clean, and the CSV natural keys), so full-width or
+    Arabic-Indic digits in a port, a channel count, an address or a name are read as 0-9, in forms,
+    CSV and CLI alike. Lists are normalised item by item; other types are returned unchanged.
+    """
+    if isinstance(value, str):
+        return ascii_forms(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(ascii_forms(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
+_FLOAT_INT_RE = re.compile(r"^\d+[.,]0+$", re.ASCII)
+_INT_RE = re.compile(r"^[+-]?\d+$", re.ASCII)
+
+
 def integer(low: int, high: int) -> Callable[[Any], int]:
-    """A parser for a whole number between low and high."""
+    """A parser for a whole number between low and high (ASCII digits)."""
     def parse(value: Any) -> int:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise FieldError(f"'{value}' is not a whole number") from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            word = str(value).strip()
+            if not _INT_RE.match(word):
+                if _FLOAT_INT_RE.match(word):
+                    raise FieldError(f"'{word}' looks like a spreadsheet number: write the whole number {re.split('[.,]', word)[0]}")
+                raise FieldError(f"'{value}' is not a whole number")
+            number = int(word)
         if not low <= number <= high:
             raise FieldError(f"{number} is out of range ({low} to {high})")
         return number
@@ -95,21 +119,57 @@ def ip_address(value: Any) -> str:
         raise FieldError(f"'{value}' is not an IP address") from None
 
 
+def _network_problem(item: str) -> str:
+    try:
+        ipaddress.ip_network(item, strict=True)
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            return f"'{item}' has host bits set: did you mean {ipaddress.ip_network(item, strict=False)}?"
+        return f"'{item}' is not an IP address or CIDR network"
+    return ""
+
+
 def networks(value: Any) -> str:
-    """Space- or comma-separated IPs/CIDRs, normalised (host bits refused) and de-duplicated."""
+    """Space- or comma-separated IPs/CIDRs, normalised (host bits refused) and de-duplicated.
+
+    Raises FieldError naming every bad item of the list, not only the first.
+    """
     items = value if isinstance(value, (list, tuple)) else re.split(r"[\s,]+", str(value or "").strip())
     out: list[str] = []
+    problems: list[str] = []
     for item in filter(None, items):
-        try:
-            net = ipaddress.ip_network(item, strict=True)
-        except ValueError as exc:
-            if "host bits set" in str(exc):
-                raise FieldError(f"'{item}' has host bits set: did you mean {ipaddress.ip_network(item, strict=False)}?") from None
-            raise FieldError(f"'{item}' is not an IP address or CIDR network") from None
+        problem = _network_problem(item)
+        if problem:
+            problems.append(problem)
+            continue
+        net = ipaddress.ip_network(item, strict=True)
         text_form = str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
         if text_form not in out:
             out.append(text_form)
+    if problems:
+        raise FieldError("; ".join(problems))
     return " ".join(out)
+
+
+def is_host(network: str) -> bool:
+    """True when a normalised address of `networks()` is one host (a bare IP) rather than a network."""
+    return "/" not in network
+
+
+def needs_host(addresses: str, what: str) -> str | None:
+    """The reason an address list cannot be sent calls (networks only), or None.
+
+    Calls to a carrier or an IP-authenticated PBX go to one address, the first single host of its list
+    (the AOR's contact); networks only say where calls may come from.
+    """
+    items = addresses.split()
+    if not items or any(is_host(a) for a in items):
+        return None
+    example = ipaddress.ip_network(items[0])
+    first = next(example.hosts(), example.network_address)
+    return (f"{' '.join(items)} only lists network(s): calls to {what} are sent to one address, the first "
+            f"single IP in the list; add the host that receives calls (for example {first}), before or "
+            "beside the networks")
 
 
 def hostname(value: Any) -> str:
@@ -154,7 +214,7 @@ def clean(fields: Mapping[str, Field], data: Mapping[str, Any], *, partial: bool
                 continue
             out[name] = spec.default
             continue
-        value = data[name]
+        value = normalise(data[name])
         if blank(value):
             if spec.required:
                 errors.setdefault(name, []).append("is required")

@@ -12,6 +12,7 @@ from app.errors import Conflict, ValidationError
 from app.models import Client, Node, TrunkAddress
 from app.projection.rows import numbers_of
 from app.services import fields as F
+from app.services import node_accounts
 from app.services.audit import Actor
 from app.services.base import assign, find, remove
 
@@ -66,6 +67,8 @@ def save(session: Session, data: Mapping, actor: Actor, node: Node | None = None
     old_endpoint = node.endpoint_id if node is not None else None
     node = node or Node()
     outcome = assign(session, node, values, actor, ENTITY, lambda n: n.name, FIELDS)
+    if node.state == "retired":
+        node_accounts.drop(session, node, actor, "retired")  # a retired node reads nothing any more
     _touch(session, node, old_endpoint)
     return node, outcome
 
@@ -84,5 +87,6 @@ def delete(session: Session, node: Node, actor: Actor) -> None:
     if session.scalar(select(TrunkAddress.id).where(TrunkAddress.node_id == node.id).limit(1)):
         raise Conflict(f"node {node.name} still has trunk addresses")
     endpoint = node.endpoint_id
+    node_accounts.drop(session, node, actor, "deleted")
     remove(session, node, actor, ENTITY, node.name, FIELDS)
     projection.touch(session, endpoints={endpoint}, routes=True)

@@ -68,7 +68,7 @@ def _overlaps(session: Session, node_id: int | None, client_id: int, networks: l
     return problems
 
 
-def _resolve(session: Session, values: dict, trunk: Trunk | None) -> dict:
+def _resolve(session: Session, values: dict, trunk: Trunk | None, typed: frozenset[str] = frozenset()) -> dict:
     errors: dict[str, list[str]] = {}
     out = {k: values[k] for k in ("name", "auth_mode", "source_addresses", "pbx_port", "codecs", "max_channels", "did_format")}
     client = None
@@ -88,6 +88,14 @@ def _resolve(session: Session, values: dict, trunk: Trunk | None) -> dict:
         out["username"] = out["password"] = None
         if not networks:
             errors.setdefault("source_addresses", []).append("at least one IP address or network is required for a trunk authenticated by IP")
+        no_host = F.needs_host(out["source_addresses"], "the PBX")
+        if no_host:
+            errors.setdefault("source_addresses", []).append(no_host)
+        for name in ("username", "password"):
+            if name in typed:
+                errors.setdefault(name, []).append(
+                    "is not used: this trunk is identified by its IP addresses (auth ip); leave it empty, or choose "
+                    "auth credentials for a PBX that registers")
     else:
         username = values.get("username") or (f"{client.account_code}_{values['name']}".lower().replace("-", "_") if client else None)
         password = values.get("password") or (trunk.password if trunk is not None and trunk.password else generate_password())
@@ -119,7 +127,8 @@ def save(session: Session, data: Mapping, actor: Actor, trunk: Trunk | None = No
         current = {k: getattr(trunk, k) for k in FIELDS if k not in ("client", "e911_number")}
         current.update(client=trunk.client, e911_number=trunk.e911_number)
         values = {**current, **values}
-    resolved = _resolve(session, values, trunk)
+    typed = frozenset(n for n in ("username", "password") if not F.blank(data.get(n)))  # given now, not stored
+    resolved = _resolve(session, values, trunk, typed)
     old_endpoint = trunk.endpoint_id if trunk is not None else None
     trunk = trunk or Trunk()
     outcome = assign(session, trunk, resolved, actor, ENTITY, lambda t: f"{t.client.account_code}/{t.name}", AUDITED)

@@ -70,7 +70,10 @@ def create(session: Session, email: str, role: str, password: str, actor: Actor)
 
 def update(session: Session, user: User, actor: Actor, *, role: str | None = None, active: bool | None = None,
            password: str | None = None) -> User:
-    """Change role, active flag or password; a password change or deactivation ends the user's sessions."""
+    """Change role, active flag or password; a role or password change, or deactivation, ends every session of the user.
+
+    Ending sessions means a new `session_token`: every cookie issued before carries the old one and no longer signs in.
+    """
     errors: dict[str, list[str]] = {}
     if role is not None and role not in ROLES:
         errors["role"] = [f"'{role}' is not one of: {', '.join(ROLES)}"]
@@ -79,8 +82,9 @@ def update(session: Session, user: User, actor: Actor, *, role: str | None = Non
     if errors:
         raise ValidationError(errors)
     before = _image(user)
-    if role is not None:
+    if role is not None and role != user.role:
         user.role = role
+        user.session_token = new_session_token()
     if active is not None:
         user.active = active
         if not active:
@@ -94,6 +98,15 @@ def update(session: Session, user: User, actor: Actor, *, role: str | None = Non
     if before != after or password:
         record(session, actor, "update", ENTITY, user.email, before, after, summary=summary)
     return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Sign the user out everywhere: every session cookie issued so far (saved, copied or stolen) stops working.
+
+    Called on sign-out; the caller commits.
+    """
+    user.session_token = new_session_token()
+    session.flush()
 
 
 @dataclass

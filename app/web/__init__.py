@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask, redirect, url_for
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
+from markupsafe import Markup
 
+from app.web import labels
 from app.web.auth import bp as auth_bp
+from app.web.errors import init_errors
 from app.web.security import csp_nonce, csrf, init_security, login_manager
+
+
+def code_spans(text: str) -> Markup:
+    """Text with its `backticked` parts shown as code (the rest escaped)."""
+    parts = str(text or "").split("`")
+    if len(parts) % 2 == 0:  # an unmatched backtick: show the text as it is
+        return Markup.escape(text)
+    return Markup("").join(Markup("<code>{}</code>").format(p) if i % 2 else Markup.escape(p) for i, p in enumerate(parts))
 
 
 def init_web(app: Flask) -> None:
     """Attach sign-in, CSRF protection, security headers and the admin views to the app."""
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE", False))
-    app.config.setdefault("SESSION_COOKIE_NAME", "trunkline_session")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
     app.config.setdefault("FLASK_ADMIN_SWATCH", "default")
+    app.jinja_env.filters["code_spans"] = code_spans
+    app.jinja_env.globals["labels"] = labels  # plain words for stored codes, in every template
     csrf.init_app(app)
     login_manager.init_app(app)
     init_security(app)
@@ -35,6 +44,7 @@ def init_web(app: Flask) -> None:
     from app.web.views.csv_page import too_large
 
     app.register_error_handler(413, too_large)
+    init_errors(app)
     from sqlalchemy.exc import DBAPIError
 
     app.register_error_handler(DBAPIError, database_unreachable)

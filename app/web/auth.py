@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 from app.db import Session
 from app.services import users
 
-bp = Blueprint("auth", __name__, template_folder="templates")
+bp = Blueprint("auth", __name__, template_folder="templates", static_folder="static", static_url_path="/tl-static")
 
 
 class SignInForm(FlaskForm):
@@ -53,6 +53,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Sign out on the server: the user's session token changes, so every earlier cookie of the user is refused."""
+    if current_user.is_authenticated:
+        users.end_sessions(Session(), current_user._get_current_object())
+        Session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

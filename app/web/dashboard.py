@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from app import calls as app_calls
+from app.call_health import call_problems
 from app.db import Session, utc_now
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
@@ -75,9 +76,12 @@ def e911_unresolved_calls(session: OrmSession, days: int = 30, limit: int = 50) 
 
 
 def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """{role: {provider: count}} of nodes not retired, and a warning per role whose nodes all sit on one provider."""
+    """{role: {provider: count}} of active nodes, and a warning per role whose active nodes all sit on one provider.
+
+    Draining nodes are left out: they are on their way out (a replaced node), so they give no redundancy.
+    """
     table: dict[str, dict[str, int]] = defaultdict(dict)
-    rows = session.execute(select(Node.role, Node.hosting_provider, func.count()).where(Node.state != "retired")
+    rows = session.execute(select(Node.role, Node.hosting_provider, func.count()).where(Node.state == "active")
                            .group_by(Node.role, Node.hosting_provider).order_by(Node.role, Node.hosting_provider))
     for role, provider, count in rows:
         table[role][provider] = count
@@ -90,6 +94,10 @@ def nodes_by_provider(session: OrmSession) -> tuple[dict[str, dict[str, int]], l
         elif len(providers) == 1:
             warnings.append(f"The only {role}-facing node is hosted by {next(iter(providers))}: there is no second provider.")
     return dict(table), warnings
+
+
+def draining_nodes(session: OrmSession) -> int:
+    return session.scalar(select(func.count()).select_from(Node).where(Node.state == "draining")) or 0
 
 
 def calls(session: OrmSession, days: int = 30, client: str | None = None, carrier: str | None = None) -> dict:
@@ -118,7 +126,8 @@ def calls(session: OrmSession, days: int = 30, client: str | None = None, carrie
 
 def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180, label_every: int = 5) -> dict:
     """Geometry of an inline SVG bar chart (no JavaScript, no external library)."""
-    top = max((n for _, n in series), default=0) or 1
+    highest = max((n for _, n in series), default=0)
+    top = highest or 1
     n = max(len(series), 1)
     slot = width / n
     bars = []
@@ -126,7 +135,7 @@ def bar_chart(series: list[tuple[str, int]], width: int = 900, height: int = 180
         h = round((height - 30) * value / top, 1)
         bars.append({"x": round(i * slot + 2, 1), "y": round(height - 20 - h, 1), "w": round(max(slot - 4, 1), 1), "h": h,
                      "key": key, "value": value, "label": (key[5:] if len(key) == 10 else key) if i % label_every == 0 else ""})
-    return {"bars": bars, "width": width, "height": height, "top": top}
+    return {"bars": bars, "width": width, "height": height, "top": highest, "empty": highest == 0}
 
 
 def recent_e911_calls(session: OrmSession, hours: int = 24) -> list[E911Call]:
@@ -179,7 +188,8 @@ class DashboardView(AdminIndexView):
         stale_calls = start_rollup_refresh(traffic["freshness"])
         return self.render("trunkline/dashboard.html", counts=counts(session), coverage=e911_coverage(session),
                            unresolved_calls=e911_unresolved_calls(session), e911_calls=recent_e911_calls(session),
-                           providers=providers, provider_warnings=provider_warnings, traffic=traffic,
+                           call_problems=call_problems(session),
+                           providers=providers, provider_warnings=provider_warnings, traffic=traffic, draining=draining_nodes(session),
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,
                            client_codes=list(session.scalars(select(Client.account_code).order_by(Client.account_code))),

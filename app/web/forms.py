@@ -7,6 +7,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from app.numbering import FORMAT_LABELS
+from app.service_codes import CODES as SERVICE_CODES
+from app.service_codes import DIAL_FORMS as SERVICE_DIAL_FORMS
 from app.web.views.base import SecureForm
 
 
@@ -47,8 +49,17 @@ class CarrierForm(SecureForm):
                     "911 calls ignore privacy.")
     provides_911 = BooleanField("Provides 911")
     priority = _text("Priority", "Lower is tried first.", default="10")
-    max_channels = _text("Maximum channels", "0 means no limit.", default="0")
+    max_channels = _text("Maximum channels", "Simultaneous calls through this carrier, counted on each carrier node "
+                         "(with several carrier nodes the whole fleet can carry up to this many per node); over it a call "
+                         "moves on to the next carrier. 911 and 988 are never refused or counted. 0 means no limit.",
+                         default="0")
     enabled = BooleanField("Enabled", default=True)
+    service_codes = _text("Service codes accepted", "N11 and 988 codes this carrier carries, separated by spaces "
+                          f"(any of {', '.join(SERVICE_CODES)}); 'all' (the default when empty) or 'none'. "
+                          "911 always follows the E911 cascade.", default="all")
+    service_code_format = SelectField("Service code dial form", choices=options(SERVICE_DIAL_FORMS.items()), default="code",
+                                      description="How the carrier wants a service code in the Request-URI, "
+                                                  "whatever the PBX dialled (311 or 1311).")
 
 
 class NodeForm(SecureForm):
@@ -66,7 +77,12 @@ class ClientForm(SecureForm):
     name = _text("Name")
     account_code = _text("Account code", "2-20 letters, digits or _, e.g. ACME")
     status = SelectField("Status", choices=options([("active", "Active"), ("suspended", "Suspended"), ("closed", "Closed")]))
-    max_channels = _text("Maximum channels", default="10")
+    max_channels = _text("Maximum channels", "Simultaneous calls of all its trunks, both directions, counted on its node; "
+                         "over it: 503 to its PBX, 486 to the carrier. 911 and 988 are never refused or counted. "
+                         "0 means no limit.", default="10")
+    blocked_service_codes = _text("Blocked service codes", "Service codes its PBXs may not dial, separated by spaces "
+                                  "(any of 211 311 411 511 611 811); empty: none. 988 (suicide crisis line) and 711 "
+                                  "(relay service) can never be blocked.")
     node = SelectField("Node", choices=[], validate_choice=False, description="A client-facing node that serves no other client.")
     e911_number = _text("Default E911 number", "A number of this client registered for 911 (any spelling).")
     main_number = _text("Main number", "A number of this client (any spelling).")
@@ -86,7 +102,8 @@ class TrunkForm(SecureForm):
     password = PasswordField("Password", description="Credentials only; empty: a strong one is generated (shown once).")
     e911_number = _text("Trunk E911 number", "Optional: a number of this client registered for 911.")
     codecs = _text("Codecs", "In order of preference, e.g. ulaw,alaw", default="ulaw,alaw")
-    max_channels = _text("Maximum channels", "0 means no limit.", default="0")
+    max_channels = _text("Maximum channels", "Simultaneous calls of this trunk, both directions; over it: 503 to the PBX, "
+                         "486 to the carrier. 911 and 988 are never refused or counted. 0 means no limit.", default="0")
     did_format = SelectField("DID format sent to the PBX", choices=options([("e164", "+E.164"), ("nanp11", "11 digits"), ("nanp10", "10 digits")]))
 
 

@@ -21,7 +21,7 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Sign in to continue."
 
 # Endpoints reachable without signing in, and writes a viewer may still make (signing in and out).
-PUBLIC_ENDPOINTS = {"auth.login", "admin.static", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.static", "admin.static", "static", "favicon"}
 WRITES_ANY_ROLE = {"auth.login", "auth.logout"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -87,6 +87,6 @@ def init_security(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.endpoint not in ("admin.static", "static"):
+        if request.endpoint not in ("admin.static", "static", "auth.static"):
             headers.setdefault("Cache-Control", "no-store")
         return response

@@ -1,7 +1,7 @@
 """Database servers (the primary and its replicas, the read order nodes follow); one cdr row per CDR
 
 Revision ID: 0003h
-Revises: 0003f
+Revises: 0003e
 Create Date: 2026-11-30 17:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003h'
-down_revision = '0003f'
+down_revision = '0003e'
 branch_labels = None
 depends_on = None
 

@@ -42,10 +42,11 @@ def test_e911_resolve_text(run, trunk, level, carrier, sent):
 
 def test_e911_resolve_unresolved_exits_non_zero_with_reason(run):
     from app.db import Session
-    from app.services import clients, trunks
+    from app.services import clients, nodes, trunks
     from app.services.audit import SYSTEM
 
-    clients.save(Session(), {"name": "New", "account_code": "NEWCO"}, SYSTEM)
+    nodes.save(Session(), {"name": "cl-newco", "role": "client", "public_ip": "192.0.2.98", "hosting_provider": "OVHcloud"}, SYSTEM)
+    clients.save(Session(), {"name": "New", "account_code": "NEWCO", "node": "cl-newco"}, SYSTEM)
     trunks.save(Session(), {"client": "NEWCO", "name": "pbx", "source_addresses": "198.18.50.1"}, SYSTEM)
     result = run("e911", "resolve", "--trunk", "NEWCO/pbx", "--json")
     assert result.exit_code == 2
@@ -90,3 +91,10 @@ def test_schema_sql_prints_mariadb_ddl(app):
     assert "ENGINE" not in result.output or "InnoDB" in result.output
     assert "ENUM('0','1','off','on','false','true','no','yes')" in result.output
     assert "trunkline_schema_version" in result.output
+
+
+def test_e911_resolve_reads_a_caller_id_typed_in_other_digits(run):
+    for caller_id in ("(２０４) ５５５-１２０２", "٢٠٤٥٥٥١٢٠٢"):
+        result = run("e911", "resolve", "--trunk", "ACME/main", "--caller-id", caller_id, "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["number"] == "+12045551202"

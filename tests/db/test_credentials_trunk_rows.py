@@ -37,9 +37,9 @@ def test_username_change_and_switch_to_ip_replace_the_aor(seeded):
     apply_pending(seeded)
     assert set(seeded.scalars(select(AOR.c.id).where(AOR.c.id.like("globex_%")))) == {"globex_b"}
     assert drift(seeded) == []
-    trunks.save(seeded, {"auth_mode": "ip", "source_addresses": "198.18.20.64/29"}, ACTOR, trunk)
+    trunks.save(seeded, {"auth_mode": "ip", "source_addresses": "198.18.20.65 198.18.20.64/29"}, ACTOR, trunk)
     apply_pending(seeded)
     assert set(seeded.scalars(select(AOR.c.id).where(AOR.c.id.like("globex_%")))) == set()
     assert seeded.scalar(select(AOR.c.id).where(AOR.c.id == "trunk-GLOBEX-remote")) == "trunk-GLOBEX-remote"
-    assert [r.match for r in seeded.execute(select(IDS).where(IDS.c.endpoint == "trunk-GLOBEX-remote"))] == ["198.18.20.64/29"]
+    assert [r.match for r in seeded.execute(select(IDS).where(IDS.c.endpoint == "trunk-GLOBEX-remote"))] == ["198.18.20.65", "198.18.20.64/29"]
     assert drift(seeded) == []

@@ -114,7 +114,7 @@ def test_large_files_show_a_progress_bar_on_stderr(run, tmp_path):
 def test_export_to_stdout_and_to_a_file_round_trips(run, seeded, tmp_path):
     result = run("export", "numbers")
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == "number,carrier,client,trunk,e911_registered,e911_address,port_status,port_target_carrier"
+    assert result.stdout.splitlines()[0] == "\ufeffnumber,carrier,client,trunk,e911_registered,e911_address,port_status,port_target_carrier"
     assert "+16045553402,thinq,INITECH,hq,no,,port_in_pending,telus" in result.stdout.splitlines()
     out = tmp_path / "trunks.csv"
     result = run("export", "trunks", "--out", str(out))
@@ -159,6 +159,28 @@ def test_export_to_a_reader_that_stops_early_ends_quietly(tmp_path):
     export.stdout.close()  # the reader goes away with 20,000 rows still to come
     stderr = export.stderr.read().decode()
     export.wait(timeout=60)
-    assert first.startswith(b"number,carrier,")
+    assert first.startswith(b"\xef\xbb\xbfnumber,carrier,")  # the UTF-8 BOM Excel needs
     assert export.returncode == 1
     assert stderr == "", stderr
+
+
+def test_cli_imports_an_excel_fr_ca_file_and_refuses_its_mangled_resave(run, seeded, tmp_path):
+    # BOM, CRLF, semicolons, full-width and Arabic-Indic digits, accents in a quoted cell: as Excel saves it.
+    content = b"\xef\xbb\xbf" + ("number;carrier;client;trunk;e911_registered;e911_address\r\n"
+                                 "２０４５５５１３９４;telus;ACME;main;no;\r\n"
+                                 "٢٠٤٥٥٥١٣٩٥;telus;ACME;main;no;\"3 rue Émile; Montréal\"\r\n").encode()
+    result = run("import", "numbers", str(write(tmp_path, "excel.csv", content)))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "excel.csv: 2 row(s) imported: 2 created, 0 updated, 0 unchanged"
+    assert numbers.get(seeded, "2045551395").e911_address == "3 rue Émile; Montréal"
+    # The same rows without the BOM, opened in Excel (read as Windows-1252) and saved as "CSV UTF-8".
+    ascii_digits = content.replace("２０４５５５１３９４".encode(), b"2045551394").replace("٢٠٤٥٥٥١٣٩٥".encode(), b"2045551395")
+    mangled = b"\xef\xbb\xbf" + ascii_digits[3:].decode("cp1252").encode("utf-8")
+    result = run("import", "numbers", str(write(tmp_path, "resaved.csv", mangled)))
+    assert result.exit_code == 1
+    assert "line 3, column e911_address: '3 rue Ã‰mile; MontrÃ©al' looks like UTF-8 text decoded twice" in result.stderr
+    assert "Traceback" not in result.output
+    # A tool that decoded the BOM itself as Windows-1252: refused at the header.
+    result = run("import", "numbers", str(write(tmp_path, "twice.csv", content.decode("cp1252", errors="replace").encode())))
+    assert result.exit_code == 1
+    assert "the file starts with 'ï»¿', a UTF-8 byte-order mark decoded as Windows-1252" in result.stderr

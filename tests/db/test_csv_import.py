@@ -71,8 +71,8 @@ def test_one_bad_row_keeps_every_good_row_out(seeded, bulk):
 @pytest.mark.parametrize(("kind", "text"), [
     ("carriers", "name,signalling_addresses,auth,username,password\nnewco,203.0.113.80,register,newco_user,Some-Long-Password-1\n"),
     ("nodes", "name,role,public_ip,hosting_provider\ncl-new-1,client,192.0.2.99,OVHcloud\n"),
-    ("clients", "name,account_code\nNew Client,NEWCO\n"),
-    ("trunks", "client,name,auth,source_addresses\nGLOBEX,backup,ip,198.18.20.16/29\n"),
+    ("clients", "name,account_code,status\nNew Client,NEWCO,suspended\n"),
+    ("trunks", "client,name,auth,source_addresses\nGLOBEX,backup,ip,198.18.20.17 198.18.20.16/29\n"),
     ("numbers", NUMBERS_HEADER + "2045551350,bell,GLOBEX,pbx,no,,active,\n"),
 ])
 def test_dry_run_validates_everything_and_writes_nothing(seeded, kind, text):
@@ -101,7 +101,7 @@ def test_each_import_is_one_audit_entry_with_its_counts_under_channel_csv(seeded
     texts = {
         "carriers": "name,signalling_addresses,priority\nnewco,203.0.113.80,50\ntelus,198.51.100.10 198.51.100.11,11\n"
                     "bell,198.51.100.20 198.51.100.64/28,20\n",
-        "trunks": "client,name,source_addresses\nGLOBEX,backup,198.18.20.16/29\nACME,main,198.18.10.9\nINITECH,hq,198.18.30.7\n",
+        "trunks": "client,name,source_addresses\nGLOBEX,backup,198.18.20.17 198.18.20.16/29\nACME,main,198.18.10.9\nINITECH,hq,198.18.30.7\n",
         "numbers": NUMBERS_HEADER + "2045551352,bell,,,no,,active,\n+14165552302,bell,GLOBEX,pbx,no,,active,\n"
                                     "+16045553403,thinq,,,no,,active,\n",
     }
@@ -179,7 +179,7 @@ def test_carrier_privacy_mode_column_imports_exports_and_refuses_unknown_modes(s
 @pytest.mark.parametrize(("kind", "text", "expected"), [
     ("carriers", "name,signalling_addresses\ntelus,198.51.100.10\n telus ,198.51.100.10\n", (3, "name", "telus is already on line 2")),
     ("nodes", "name,role,public_ip,hosting_provider\nn1,client,192.0.2.90,X\nn1,client,192.0.2.91,X\n", (3, "name", "n1 is already on line 2")),
-    ("clients", "name,account_code\nA,NEWA\nB,newa\n", (3, "account_code", "newa is already on line 2")),
+    ("clients", "name,account_code,status\nA,NEWA,suspended\nB,newa,suspended\n", (3, "account_code", "newa is already on line 2")),
     ("trunks", "client,name,source_addresses\nACME,x,198.18.10.50\nACME,x,198.18.10.51\n", (3, "client+name", "ACME/x is already on line 2")),
     ("numbers", "number,carrier\n2045551360,telus\n+1 204 555 1360,telus\n", (3, "number", "+1 204 555 1360 is already on line 2")),
 ])

@@ -6,7 +6,7 @@ import pytest
 
 from app.e911 import resolve_e911
 from app.errors import E911Unresolved, ValidationError
-from app.services import carriers, clients, numbers, trunks
+from app.services import carriers, clients, nodes, numbers, trunks
 from app.services.audit import Actor
 
 ACTOR = Actor("test", "cli")
@@ -51,7 +51,8 @@ def test_unknown_or_garbage_caller_id_falls_through(seeded):
 
 
 def test_no_911_number_is_an_error_with_reasons(seeded):
-    clients.save(seeded, {"name": "New Co", "account_code": "NEWCO"}, ACTOR)
+    nodes.save(seeded, {"name": "cl-newco", "role": "client", "public_ip": "192.0.2.98", "hosting_provider": "OVHcloud"}, ACTOR)
+    clients.save(seeded, {"name": "New Co", "account_code": "NEWCO", "node": "cl-newco"}, ACTOR)
     t, _ = trunks.save(seeded, {"client": "NEWCO", "name": "pbx", "source_addresses": "198.18.40.1"}, ACTOR)
     with pytest.raises(E911Unresolved) as err:
         resolve_e911(seeded, t, "2045551201")

@@ -9,8 +9,10 @@ import subprocess
 
 import pytest
 from flask import Flask
+from sqlalchemy import select, text
 
 from app.cli import node as node_cli
+from app.models import Node
 from app.nodeconf import FILES, NodeSettings, pool_size, render_node, write_node
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -105,15 +107,56 @@ def _cli(seeded):
     return app.test_cli_runner()
 
 
-def test_cli_writes_the_files_with_secrets_private(seeded, tmp_path):
+@pytest.fixture
+def node_password(seeded, tmp_path):
+    """The password file of node cl-ovh-bhs7's own account (created on MariaDB, dropped afterwards;
+    SQLite has no accounts, so any password is written for the account it will have)."""
+    from app.services import node_accounts
+    from app.services.audit import Actor
+
+    path = tmp_path / "cl.password"
+    created = None
+    if node_accounts.supported(seeded):
+        node = seeded.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+        created, password = node_accounts.ensure(seeded, node, Actor("test", "test"), host="127.0.0.%")
+        created = (created.db_user, created.host)
+    else:
+        password = "Demo-Password-Not-Used"
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    yield path
+    if created:
+        with seeded.get_bind().engine.connect() as conn:
+            conn.execute(text(f"DROP USER IF EXISTS '{created[0]}'@'{created[1]}'"))
+
+
+def test_cli_writes_the_files_for_the_nodes_own_account_with_secrets_private(seeded, tmp_path, node_password):
     out = tmp_path / "cl"
     result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(out), "--db-url",
-                                       "mysql+mysqldb://ast:pw@127.0.0.1:3306/trunkline", "--admin-net", "10.0.0.0/8"])
+                                       "mysql+mysqldb://ast:pw@127.0.0.1:3306/trunkline", "--admin-net", "10.0.0.0/8",
+                                       "--db-password-file", str(node_password)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(name for name, _ in FILES)
     assert oct((out / "res_odbc.conf").stat().st_mode & 0o777) == "0o600"
     assert oct((out / "pjsip.conf").stat().st_mode & 0o777) == "0o644"
-    assert "Database = trunkline" in (out / "odbc.ini").read_text()
+    odbc_ini = (out / "odbc.ini").read_text()
+    assert "Database = trunkline" in odbc_ini
+    password = node_password.read_text().strip()
+    db = seeded.execute(text("SELECT DATABASE()")).scalar() if seeded.get_bind().dialect.name != "sqlite" else "trunkline"
+    user = f"{db}.cl-ovh-bhs7"  # the node's own account, never the user or password of --db-url
+    assert f"User = {user}" in odbc_ini and f"Password = {password}" in odbc_ini
+    assert f"username => {user}" in (out / "res_odbc.conf").read_text()
+    holding = sorted(p.name for p in out.iterdir() if password in p.read_text())
+    assert holding == ["odbc.ini", "res_odbc.conf"]  # both 0600
+    assert "ast" not in re.findall(r"^User = (.*)$", odbc_ini, re.M) and "Password = pw" not in odbc_ini
+
+
+def test_cli_takes_the_password_from_the_environment(seeded, tmp_path, node_password):
+    out = tmp_path / "cl"
+    result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(out), "--db-url", "mysql+mysqldb://a@h/db"],
+                                 env={"TRUNKLINE_NODE_DB_PASSWORD": "From-The-Environment-1"})
+    assert result.exit_code == 0, result.output
+    assert "password => From-The-Environment-1" in (out / "res_odbc.conf").read_text()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -121,11 +164,33 @@ def test_cli_writes_the_files_with_secrets_private(seeded, tmp_path):
     (["cl-ovh-bhs7"], "is not MariaDB"),  # the app's own database here is SQLite
     (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--rtp", "5-10"], "not within 1024-65535"),
     (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--admin-net", "bogus"], "not an IP network"),
+    (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--db-password-file", "/nonexistent/pw"], "No such file"),
 ])
-def test_cli_errors_are_one_plain_line(seeded, tmp_path, args, message):
-    result = _cli(seeded).invoke(args=["node", "render", *args[:1], "--out", str(tmp_path / "x"), *args[1:]])
+def test_cli_errors_are_one_plain_line(seeded, tmp_path, args, message, node_password):
+    result = _cli(seeded).invoke(args=["node", "render", *args[:1], "--out", str(tmp_path / "x"), *args[1:]],
+                                 env={"TRUNKLINE_NODE_DB_PASSWORD": "x"})
     assert result.exit_code == 1
-    assert message in result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_needs_the_password(seeded, tmp_path, node_password, monkeypatch):
+    monkeypatch.delenv("TRUNKLINE_NODE_DB_PASSWORD", raising=False)
+    result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "x"), "--db-url",
+                                       "mysql+mysqldb://root:adminpw@h/db"])
+    assert result.exit_code == 1
+    assert "password is needed" in result.output and not (tmp_path / "x").exists()
+
+
+def test_cli_refuses_a_node_without_its_account_on_mariadb(seeded, tmp_path):
+    if seeded.get_bind().dialect.name == "sqlite":
+        # SQLite has no accounts: render names the account the node will have (tested above); asking for one says why not.
+        result = _cli(seeded).invoke(args=["node", "account", "cn-ovh-bhs1"])
+        assert result.exit_code == 1 and "SQLite has no database accounts" in result.output
+        return
+    result = _cli(seeded).invoke(args=["node", "render", "cn-ovh-bhs1", "--out", str(tmp_path / "x"), "--db-url",
+                                       "mysql+mysqldb://a@h/db"], env={"TRUNKLINE_NODE_DB_PASSWORD": "x"})
+    assert result.exit_code == 1
+    assert "has no database account" in result.output
 
 
 def test_lookup_modes(seeded):
@@ -136,7 +201,7 @@ def test_lookup_modes(seeded):
     odbc = render(seeded, "cl-ovh-bhs7", lookup="odbc")
     assert "exten => s,1,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
     assert "noload => func_odbc.so" not in odbc["modules.conf"]
-    assert "readhandle = trunkline\n" in odbc["func_odbc.conf"] and "FROM extensions WHERE context=" in odbc["func_odbc.conf"]
+    assert "readhandle = trunkline\n" in odbc["func_odbc.conf"] and "FROM node_extensions WHERE context=" in odbc["func_odbc.conf"]
     with pytest.raises(ValueError, match="lookup must be one of"):
         NodeSettings(lookup="carrier-pigeon")
 

@@ -13,6 +13,7 @@ from app.cli import node as node_cli
 from app.nodeconf import NodeSettings, node_pool, render_node, render_warnings
 from app.services import db_servers, nodes
 from app.services.audit import Actor
+from tests.db.test_node_render import node_password  # noqa: F401 - the node account's password file (fixture)
 
 ACTOR = Actor("test", "cli")
 SETTINGS = dict(db_host="10.9.8.7", db_port=3307, db_name="tl", db_user="ast", db_password="s3cret")
@@ -37,7 +38,7 @@ def test_without_servers_one_dsn_as_before_with_timeouts(seeded):
     ini = files["odbc.ini"]
     assert "Server = 10.9.8.7" in ini and "Port = 3307" in ini
     assert "CONN_TIMEOUT = 1" in ini and "READ_TIMEOUT = 1" in ini and "WRITE_TIMEOUT = 1" in ini
-    assert "ps_endpoints => odbc,trunkline,ps_endpoints,1" in files["extconfig.conf"]
+    assert "ps_endpoints => odbc,trunkline,node_ps_endpoints,1" in files["extconfig.conf"]
     assert "readhandle = trunkline\n" in files["func_odbc.conf"]
     assert "connection = trunkline\n" in files["cdr_adaptive_odbc.conf"]
 
@@ -51,7 +52,7 @@ def test_read_order_local_replica_other_replicas_primary(topology):
     assert files["odbc.ini"].count("READ_TIMEOUT = 3") == 3 and "connect_timeout => 3" in res
     ext = files["extconfig.conf"]
     assert re.findall(r"^extensions => (\S+)$", ext, re.M) == [
-        "odbc,trunkline,extensions,1", "odbc,trunkline_2,extensions,2", "odbc,trunkline_3,extensions,3"]
+        "odbc,trunkline,node_extensions,1", "odbc,trunkline_2,node_extensions,2", "odbc,trunkline_3,node_extensions,3"]
     assert ext.count("ps_endpoint_id_ips => odbc,") == 3
     assert "readhandle = trunkline,trunkline_2,trunkline_3\n" in files["func_odbc.conf"]
     # CDRs go to the primary (the third DSN); every CDR is also spooled locally as JSON.
@@ -70,7 +71,7 @@ def test_pools_sized_per_node_and_caches_never_expire_by_age(topology):
     assert sorcery.count("object_lifetime_stale=0,object_lifetime_maximum=0,expire_on_reload=no") == 4
 
 
-def test_warning_when_the_fleet_pools_exceed_a_server(topology, tmp_path):
+def test_warning_when_the_fleet_pools_exceed_a_server(topology, tmp_path, node_password):  # noqa: F811
     assert render_warnings(topology, NodeSettings(**SETTINGS)) == []
     small = db_servers.get(topology, "db-vultr-r1")
     db_servers.save(topology, {"max_connections": "20"}, ACTOR, small)
@@ -80,7 +81,8 @@ def test_warning_when_the_fleet_pools_exceed_a_server(topology, tmp_path):
     app.config["DATABASE_URL"] = "sqlite:///unused.db"
     node_cli.register(app)
     result = app.test_cli_runner().invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "out"),
-                                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl"])
+                                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl",
+                                                                "--db-password-file", str(node_password)])
     assert result.exit_code == 0, result.output
     assert "warning: database server db-vultr-r1" in result.stderr
 
@@ -107,7 +109,7 @@ def test_lookup_failure_is_503_and_911_data_is_kept_locally(topology):
     assert "exten => nodes,1,Return(" in ext[ext.index("[tl-local-tl-route]"):]
 
 
-def test_node_page_state_of_the_local_copy(topology, tmp_path):
+def test_node_page_state_of_the_local_copy(topology, tmp_path, node_password):  # noqa: F811
     from app.nodeconf import local_copy_state
     from app.services import clients
 
@@ -117,7 +119,8 @@ def test_node_page_state_of_the_local_copy(topology, tmp_path):
     app.config["DATABASE_URL"] = "sqlite:///unused.db"
     node_cli.register(app)
     result = app.test_cli_runner().invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "o"),
-                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl"])
+                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl",
+                                                                "--db-password-file", str(node_password)])
     assert result.exit_code == 0, result.output
     state = local_copy_state(topology, node)
     assert state["rendered_at"] is not None and state["current"] and state["rows"] > 0

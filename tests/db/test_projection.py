@@ -82,19 +82,47 @@ def test_e911_rows_are_the_cascade(seeded):
 
 
 def test_unresolvable_trunk_gets_an_explicit_unresolved_row(seeded):
-    clients.save(seeded, {"name": "New Co", "account_code": "NEWCO"}, ACTOR)
+    nodes.save(seeded, {"name": "cl-newco", "role": "client", "public_ip": "192.0.2.98", "hosting_provider": "OVHcloud"}, ACTOR)
+    clients.save(seeded, {"name": "New Co", "account_code": "NEWCO", "node": "cl-newco"}, ACTOR)
     t, _ = trunks.save(seeded, {"client": "NEWCO", "name": "pbx", "source_addresses": "198.18.40.1"}, ACTOR)
     apply_pending(seeded)
     assert value(seeded, "tl-e911", f"{t.id}*default") == "unresolved||carrier-telus||10"
 
 
-def test_route_order_puts_the_holder_first_then_priority(seeded):
+ALL_CODES = "211-311-411-511-611-711-811-988"
+
+
+def test_route_rows_one_per_carrier_holder_by_id_then_priority_order(seeded):
+    """tl-route/<id> is the holder's own item; p1, p2... list the enabled carriers by priority (issue 9:
+    one row per carrier, so that any number of carriers fits Asterisk's 256-character appdata)."""
     bell = carriers.get(seeded, "bell")
-    assert value(seeded, "tl-route", str(bell.id)) == "carrier-bell/11/11&carrier-telus/10/10&carrier-thinq/e/e"
+    assert value(seeded, "tl-route", str(bell.id)) == f"carrier-bell/11/11/3/{ALL_CODES}"
+    assert [value(seeded, "tl-route", f"p{i}") for i in (1, 2, 3, 4)] == [
+        f"carrier-telus/10/10/3/{ALL_CODES}", f"carrier-bell/11/11/3/{ALL_CODES}", f"carrier-thinq/e/e/3/{ALL_CODES}", None]
     carriers.save(seeded, {"enabled": False}, ACTOR, bell)
     apply_pending(seeded)
-    assert value(seeded, "tl-route", str(bell.id)) == "carrier-telus/10/10&carrier-thinq/e/e"
+    assert value(seeded, "tl-route", str(bell.id)) is None
+    assert [value(seeded, "tl-route", f"p{i}") for i in (1, 2, 3)] == [
+        f"carrier-telus/10/10/3/{ALL_CODES}", f"carrier-thinq/e/e/3/{ALL_CODES}", None]
     assert seeded.scalar(select(EP.c.id).where(EP.c.id == "carrier-bell")) is None
+
+
+def test_route_rows_carry_service_codes_and_their_dial_form(seeded):
+    thinq = carriers.get(seeded, "thinq")
+    carriers.save(seeded, {"service_codes": "988, 311 211", "service_code_format": "+1code"}, ACTOR, thinq)
+    apply_pending(seeded)
+    assert value(seeded, "tl-route", str(thinq.id)) == "carrier-thinq/e/e/p/211-311-988"
+    carriers.save(seeded, {"service_codes": "none", "service_code_format": "1code"}, ACTOR, thinq)
+    apply_pending(seeded)
+    assert value(seeded, "tl-route", str(thinq.id)) == "carrier-thinq/e/e/4/"
+    assert drift(seeded) == []
+
+
+def test_blocked_service_codes_reach_the_trunk_endpoint(seeded):
+    clients.save(seeded, {"blocked_service_codes": "411 211"}, ACTOR, clients.get(seeded, "ACME"))
+    apply_pending(seeded)
+    set_var = seeded.scalar(select(EP.c.set_var).where(EP.c.id == "trunk-ACME-main"))
+    assert set_var.startswith("TL_TRUNK=") and set_var.split("/")[5] == "211-411"
 
 
 def test_hand_edited_rows_are_detected_and_repaired(seeded):

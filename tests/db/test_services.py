@@ -65,7 +65,7 @@ def test_unknown_references_are_named(seeded):
 
 
 def test_no_two_trunks_claim_the_same_source_on_a_node(seeded):
-    errors = errors_of(lambda: trunks.save(seeded, {"client": "ACME", "name": "dup", "source_addresses": "198.18.10.0/24"}, ACTOR))
+    errors = errors_of(lambda: trunks.save(seeded, {"client": "ACME", "name": "dup", "source_addresses": "198.18.10.200 198.18.10.0/24"}, ACTOR))
     assert "overlaps 198.18.10.5/32 already claimed by trunk ACME/main on the same node" in errors["source_addresses"][0]
     # the same address on another client's node is fine (its own node, its own whitelist)
     trunks.save(seeded, {"client": "GLOBEX", "name": "two", "source_addresses": "198.18.10.5"}, ACTOR)

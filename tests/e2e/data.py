@@ -58,6 +58,14 @@ CLIENT_NUMBERS = dict(e911_number="2045552001", main_number="2045552001")
 ALT_E911 = "2045552003"
 
 PBX = {"main": ip(21), "alt": ip(22), "branch": ip(23)}
+
+# A second client on a client node of its own, whose PBX sits behind the same public address as ACME's
+# main PBX (two offices of one building, one NAT): each node must identify only its own client's trunk.
+CLIENT_NODE2 = dict(name="cl2", role="client", public_ip=ip(13), sip_port=5060, hosting_provider="loopback")
+CLIENT2 = dict(name="Beta E2E", account_code="BETA", node="cl2", max_channels=10)
+TRUNKS2 = [dict(client="BETA", name="main", auth_mode="ip", source_addresses=ip(21), pbx_port=5060, did_format="nanp10")]
+NUMBERS2 = [dict(number="2045552101", carrier="alpha", client="BETA", trunk="main")]
+CLIENT2_NUMBERS = dict(main_number="2045552101")
 CARRIER_IP = {c["name"]: c["signalling_addresses"] for c in CARRIERS}
 STRANGER = ip(99)  # on no whitelist
 
@@ -75,3 +83,10 @@ def load(session) -> None:
         numbers.save(session, row, ACTOR)
     clients.save(session, CLIENT_NUMBERS, ACTOR, clients.get(session, "ACME"))
     trunks.save(session, {"e911_number": ALT_E911}, ACTOR, trunks.get(session, "ACME", "alt"))
+    nodes.save(session, CLIENT_NODE2, ACTOR)
+    clients.save(session, CLIENT2, ACTOR)
+    for row in TRUNKS2:
+        trunks.save(session, row, ACTOR)
+    for row in NUMBERS2:
+        numbers.save(session, row, ACTOR)
+    clients.save(session, CLIENT2_NUMBERS, ACTOR, clients.get(session, "BETA"))

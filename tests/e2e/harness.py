@@ -20,13 +20,16 @@ from sqlalchemy.orm import Session as OrmSession
 from app.db import Session, bind_session, make_engine
 from app.migrations import upgrade
 from tests.e2e import data
-from tests.e2e.sipp import Message, parse_messages, register_scenario, uac_scenario, uas_scenario
+from tests.e2e.sipp import Message, parse_messages, register_scenario, registrar_scenario, uac_scenario, uas_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 ROOT_SCRIPT = REPO / "scripts" / "asterisk_root.sh"
 MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql+mysqldb://root@127.0.0.1:3306")
 SIP_PORT = 5060
 UAC_PORT = 5070
+NODE_NAMES = ("cn1", "cl1", "cl2")
+RTP_RANGES = {"cn1": "20000-20999", "cl1": "21000-21999", "cl2": "22000-22999"}
+NODE_DB_HOST = "127.0.0.%"  # where the nodes (in the chroot, sharing the host's network) connect from
 
 
 class Unavailable(Exception):
@@ -224,7 +227,7 @@ class Platform:
         transform(platform, node_name, etc_dir): rewrites a node's rendered files before it starts;
         mariadb_url: the server the database is created on (default MARIADB_URL; a loopback primary in the
         failover tests); prepare(platform, session): runs after the data is loaded, before `node render`;
-        render_args: extra `node render` options; rtp_base: first RTP port of cn1 (cl1 gets the next 1000): Asterisk
+        render_args: extra `node render` options; rtp_base: first RTP port of cn1 (each next node the next 1000): Asterisk
         binds RTP on the wildcard address, so runs at the same time on one machine need distinct ranges."""
         self.rtp_base = rtp_base
         self.mariadb_url = mariadb_url or MARIADB_URL
@@ -248,6 +251,7 @@ class Platform:
         self._db_created = False
         self.ami_secret = uuid.uuid4().hex
         self._ami_env = os.environ.get("TRUNKLINE_AMI_SECRET")
+        self.node_accounts: dict[str, str] = {}  # node -> its own database user (made by `node account`)
 
     # ---- set-up ----
     def start(self) -> None:
@@ -260,7 +264,7 @@ class Platform:
         self._create_database()
         self._render()
         self._start_sipp()
-        for name in ("cn1", "cl1"):
+        for name in NODE_NAMES:
             node = AsteriskNode(name, self.root, f"{self.inner}/{name}")
             self.nodes[name] = node
             node.start()
@@ -299,11 +303,14 @@ class Platform:
         Session.configure(join_transaction_mode="conditional_savepoint")
         try:
             runner = app.test_cli_runner()
-            b = self.rtp_base
-            for name, rtp in (("cn1", f"{b}-{b + 999}"), ("cl1", f"{b + 1000}-{b + 1999}")):
+            password_files = self._create_node_accounts(runner)
+            for index, name in enumerate(NODE_NAMES):
+                rtp = RTP_RANGES[name] if self.rtp_base == 20000 else \
+                    f"{self.rtp_base + 1000 * index}-{self.rtp_base + 1000 * index + 999}"
                 inner = f"{self.inner}/{name}"
                 out = self.root / inner.lstrip("/") / "etc"
                 result = runner.invoke(args=["node", "render", name, "--out", str(out), "--db-url", self.db_url,
+                                             "--db-password-file", str(password_files[name]),
                                              "--etc-dir", f"{inner}/etc", "--state-dir", f"{inner}/state", "--rtp", rtp,
                                              "--admin-net", "127.0.0.0/8", "--lookup", self.lookup, "--ami-secret", self.ami_secret,
                                              *(["--verbose-log"] if self.verbose else []), *self.render_args])
@@ -314,6 +321,36 @@ class Platform:
         finally:
             Session.remove()
             Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
+
+    def _create_node_accounts(self, runner) -> dict[str, Path]:
+        """Each node's own database account, made with `node account NODE --host ... --json` as a sysadmin
+        would; its password goes to a 0600 file for `node render --db-password-file` and nowhere else."""
+        import json
+
+        secrets_dir = self.workdir / "node-secrets"
+        secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files = {}
+        for name in NODE_NAMES:
+            result = runner.invoke(args=["node", "account", name, "--host", NODE_DB_HOST, "--json"])
+            if result.exit_code != 0:
+                raise RuntimeError(f"node account {name} failed: {result.output}{result.exception!r}")
+            account = json.loads(result.stdout)
+            self.node_accounts[name] = account["user"]
+            path = secrets_dir / f"{name}.password"
+            path.touch(mode=0o600)
+            path.write_text(account["password"])
+            files[name] = path
+        return files
+
+    def _drop_node_accounts(self) -> None:
+        """Accounts belong to the server, not to the database: drop them with it."""
+        if not self.node_accounts:
+            return
+        admin = create_engine(self.mariadb_url)
+        with admin.connect() as conn:
+            for user in self.node_accounts.values():
+                conn.execute(text(f"DROP USER IF EXISTS '{user}'@'{NODE_DB_HOST}'"))
+        admin.dispose()
 
     def _start_sipp(self) -> None:
         sipp_dir = self.workdir / "sipp"
@@ -345,6 +382,18 @@ class Platform:
             raise RuntimeError(f"sipp {label} on {ip}:{port} exited {uas.proc.returncode}")
         return uas
 
+    def start_registrar(self, label: str, ip: str, media_port: int) -> SippUas:
+        """A registration-based carrier's registrar on ip:5060 (challenges, then accepts), for a test."""
+        xml = self.workdir / "sipp" / f"uas-{label}.xml"
+        xml.write_text(registrar_scenario())
+        uas = SippUas(label, ip, xml, self.workdir / "sipp" / f"uas-{label}.log", media_port, True)
+        uas.start()
+        self.uas[label] = uas
+        time.sleep(0.5)
+        if uas.proc.poll() is not None:
+            raise RuntimeError(f"sipp {label} on {ip}:{SIP_PORT} exited {uas.proc.returncode}")
+        return uas
+
     def stop_uas(self, label: str) -> None:
         """Stop and forget an answering side started by start_uas."""
         uas = self.uas.pop(label, None)
@@ -360,8 +409,8 @@ class Platform:
         self._qualify_all(timeout)
 
     def _qualify_all(self, timeout: float) -> None:
-        expect = {"cn1": ["node-cl1", "carrier-alpha", "carrier-bravo", "carrier-charlie"],
-                  "cl1": ["node-cn1", "trunk-ACME-main", "trunk-ACME-alt"]}
+        expect = {"cn1": ["node-cl1", "node-cl2", "carrier-alpha", "carrier-bravo", "carrier-charlie"],
+                  "cl1": ["node-cn1", "trunk-ACME-main", "trunk-ACME-alt"], "cl2": ["node-cn1", "trunk-BETA-main"]}
         deadline = time.monotonic() + timeout
         for name, endpoints in expect.items():
             for endpoint in endpoints:
@@ -405,13 +454,45 @@ class Platform:
         target = f"{self._node_ip(node)}:{SIP_PORT}"
         return self._sipp_once(uac_scenario(dialled, caller, expect, **scenario), source_ip, target, tag)
 
+    def hold_call(self, source_ip: str, node: str, dialled: str, caller: str, port: int, hold_ms: int = 60000,
+                  tag: str = "hold") -> subprocess.Popen:
+        """Start one call that stays answered for hold_ms (SIPp in the background, from source_ip:port);
+        the caller waits for it or stops it (stop_held)."""
+        self.calls += 1
+        base = self.workdir / "sipp" / f"call{self.calls:03d}-{tag}"
+        xml = base.with_suffix(".xml")
+        xml.write_text(uac_scenario(dialled, caller, 200, hold_ms=hold_ms))
+        target = f"{self._node_ip(node)}:{SIP_PORT}"
+        return subprocess.Popen(
+            ["sipp", "-sf", str(xml), "-i", source_ip, "-p", str(port), "-mp", str(7000 + 10 * (port % 100)), "-m", "1",
+             "-timeout", str(hold_ms // 1000 + 30), "-timeout_error", "-trace_msg", "-message_file", f"{base}.log", target],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def stop_held(self, procs: list[subprocess.Popen], timeout: float = 15) -> None:
+        """End held calls: stop their SIPp, hang up every channel on both nodes, wait until none is left
+        (so no held channel is still counted by a later test's caps)."""
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        deadline = time.monotonic() + timeout
+        for node in self.nodes.values():
+            while True:
+                node.cli("channel request hangup all")
+                if "0 active channels" in node.cli("core show channels count"):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{node.name}: channels still up: {node.cli('core show channels')}")
+                time.sleep(0.3)
+
     def register(self, source_ip: str, node: str, user: str, password: str, expect: tuple[int, ...]) -> CallResult:
         target = f"{self._node_ip(node)}:{SIP_PORT}"
         return self._sipp_once(register_scenario(user, password, expect), source_ip, target, "register")
 
     @staticmethod
     def _node_ip(node: str) -> str:
-        return {"cn1": data.CARRIER_NODE["public_ip"], "cl1": data.CLIENT_NODE["public_ip"]}[node]
+        return {"cn1": data.CARRIER_NODE["public_ip"], "cl1": data.CLIENT_NODE["public_ip"],
+                "cl2": data.CLIENT_NODE2["public_ip"]}[node]
 
     def diagnostics(self, lines: int = 40) -> str:
         """The last lines of each node's log, for assertion messages."""
@@ -440,6 +521,7 @@ class Platform:
             uas.stop()
         if self.engine is not None:
             self.engine.dispose()
+        self._drop_node_accounts()
         if self._db_created:
             admin = create_engine(self.mariadb_url)
             with admin.connect() as conn:

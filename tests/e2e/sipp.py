@@ -150,6 +150,28 @@ Max-Forwards: 70
     return xml
 
 
+def registrar_scenario() -> str:
+    """A registrar (a registration-based carrier): answers OPTIONS; challenges the first REGISTER of a
+    dialog (401, digest) and accepts the next one with 200 (the digest itself is not checked: the
+    assertions read the Authorization header received)."""
+    reply = """[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpReg[call_number]
+[last_Call-ID:]
+[last_CSeq:]"""
+    xml = _HEAD + '<scenario name="registrar">\n'
+    xml += '  <recv request="OPTIONS" optional="true" next="options"/>\n'
+    xml += '  <recv request="REGISTER"/>\n'
+    xml += _send(f'SIP/2.0 401 Unauthorized\n{reply}\nWWW-Authenticate: Digest realm="sip.example", '
+                 f'nonce="[pid]n[call_number]", algorithm=MD5\nContent-Length: 0')
+    xml += '  <recv request="REGISTER"/>\n'
+    xml += _send(f"SIP/2.0 200 OK\n{reply}\n[last_Contact:];expires=3600\nContent-Length: 0")
+    xml += '  <nop next="end"/>\n  <label id="options"/>\n'
+    xml += _send(f"SIP/2.0 200 OK\n{reply}\nContent-Length: 0")
+    xml += '  <label id="end"/>\n</scenario>\n'
+    return xml
+
+
 @dataclass
 class Message:
     """One SIP message from a SIPp message log."""

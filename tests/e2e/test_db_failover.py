@@ -42,7 +42,7 @@ def drill(tmp_path_factory):
         pytest.skip(reason)
     work = tmp_path_factory.mktemp("failover")
     primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(41), 3306), ("r", data.ip(42), 3306)])
-    rtp_base = 30000 + 2000 * random.randint(0, 15)  # not the default range other runs on this machine use
+    rtp_base = 30000 + 3000 * random.randint(0, 10)  # not the default range other runs on this machine use
     platform = Platform(work, trace=True, verbose=False, lookup="odbc", rtp_base=rtp_base, mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
                         prepare=db_servers_prepare(primary, replica, data.CLIENT_NODE["hosting_provider"]))
     faults = Faults(f"tl_failover_{platform.run_id}")

@@ -87,6 +87,7 @@ def app(app, tmp_path):
     """
     app.config["IMPORT_UPLOAD_DIR"] = str(tmp_path / "uploads")
     app.config["IMPORT_JOBS_INLINE"] = True
+    app.config["ONCE_DIR"] = str(tmp_path / "once")
     return app
 
 

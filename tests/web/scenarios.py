@@ -19,7 +19,8 @@ CARRIER_FORM = {"name": "newtel", "tier": "1", "auth_mode": "ip", "signalling_ad
                 "provides_911": "y", "priority": "40", "max_channels": "0", "enabled": "y"}
 NODE_FORM = {"name": "cl-new-1", "role": "client", "public_ip": "192.0.2.77", "sip_port": "5060", "hosting_provider": "Hetzner",
              "region": "Falkenstein", "dns_name": "new.trunk.example.net", "state": "active"}
-CLIENT_FORM = {"name": "Umbrella Corp", "account_code": "UMBRELLA", "status": "active", "max_channels": "5", "node": "",
+# Suspended: an active client needs a node (CLIENT_FORM creates one before its node exists).
+CLIENT_FORM = {"name": "Umbrella Corp", "account_code": "UMBRELLA", "status": "suspended", "max_channels": "5", "node": "",
                "e911_number": "", "main_number": ""}
 TRUNK_FORM = {"client": "GLOBEX", "name": "fax", "auth_mode": "credentials", "source_addresses": "", "pbx_port": "5060",
               "username": "", "password": "", "e911_number": "", "codecs": "ulaw", "max_channels": "2", "did_format": "e164"}
@@ -48,7 +49,7 @@ def _spare_node(db) -> Node:
 
 
 def _spare_client(db) -> Client:
-    client, _ = clients.save(db, {"name": "Spare", "account_code": "SPARE"}, SETUP)
+    client, _ = clients.save(db, {"name": "Spare", "account_code": "SPARE", "status": "suspended"}, SETUP)
     db.commit()
     return client
 
@@ -155,7 +156,7 @@ def _trunk_create():
 def _trunk_edit():
     def prep(db):
         return {"id": trunks.get(db, "GLOBEX", "pbx").id}
-    form = {"client": "GLOBEX", "name": "pbx", "auth_mode": "ip", "source_addresses": "198.18.20.0/29", "pbx_port": "5060",
+    form = {"client": "GLOBEX", "name": "pbx", "auth_mode": "ip", "source_addresses": "198.18.20.2 198.18.20.0/29", "pbx_port": "5060",
             "username": "", "password": "", "e911_number": "", "codecs": "ulaw,g722", "max_channels": "0", "did_format": "nanp11"}
     return prep, lambda b, i: b.post(f"/admin/trunk/edit/?id={i['id']}", form), lambda db, i, who: db.get(Trunk, i["id"]).codecs == "ulaw,g722"
 

@@ -120,8 +120,15 @@ def test_users_cli(app, web):
 
 def test_admin_manages_users_in_the_web(as_role, web):
     b = as_role("admin")
-    page = b.post("/admin/user/new/", {"email": "new@example.test", "role": "viewer", "active": "y", "password": ""})
+    posted = b.post("/admin/user/new/", {"email": "new@example.test", "role": "viewer", "active": "y", "password": ""})
+    assert posted.status_code == 303
+    page = b.get(posted.headers["Location"])
     assert page.status_code == 200 and "shown only now" in page.text
+    # A sign-in account: no PBX, and no later reveal (only a hash is kept).
+    assert "PBX" not in page.text and "cannot be shown again" in page.text and "reveal" not in page.text.lower()
+    password = page.text.split('id="tl-secret-password">')[1].split("<")[0]
+    assert Browser(b.client.application.test_client()).sign_in("new@example.test", password).status_code == 302
+    assert password not in b.get(posted.headers["Location"]).text
     assert b.post("/admin/user/new/", {"email": "bad", "role": "viewer", "active": "y", "password": ""}).status_code == 200
     me = web.scalar(select(User).where(User.email == "admin@example.test"))
     page = b.post(f"/admin/user/edit/?id={me.id}", {"email": "admin@example.test", "role": "viewer", "active": "y", "password": ""})

@@ -62,7 +62,7 @@ def live_server(tmp_path):
     Session.remove()
     Session.configure(bind=None, join_transaction_mode="conditional_savepoint")
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "TESTING": False,
-                      "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads")})
+                      "IMPORT_UPLOAD_DIR": str(tmp_path / "uploads"), "ONCE_DIR": str(tmp_path / "once")})
     engine = app.extensions["trunkline_engine"]
     with OrmSession(engine) as db:
         load(db)
@@ -220,11 +220,12 @@ def test_sysadmin_day_in_the_browser(page, live_server):
     page.fill("#due_date", "2026-12-15")
     page.fill("#numbers", "204-555-1411")
     save(page)
-    assert "pending" in page.inner_text("#tl-port-status")
+    assert "Pending" in page.inner_text("#tl-port-status")
     shot(page, "07-port-order")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Move 1 number to carrier telus now?"
     page.click("#tl-port-complete")
     page.wait_for_load_state("networkidle")
-    assert page.inner_text("#tl-port-status").strip() == "completed"
+    assert page.inner_text("#tl-port-status").strip() == "Completed"
     assert "1 number(s) now held by telus" in text(page)
     shot(page, "08-port-order-completed")
     with OrmSession(live_server["engine"]) as db:
@@ -252,7 +253,7 @@ def test_list_actions_work_under_the_content_security_policy(page, live_server):
     sign_in(page, base)
     page.goto(f"{base}/admin/number/?search=604-555-3403")
     page.once("dialog", lambda dialog: dialog.accept())
-    page.click("form.icon button[title='Delete Record']")
+    page.click("form.icon button[title='Delete number (604) 555-3403']")
     page.wait_for_load_state("networkidle")
     assert "Record was successfully deleted" in text(page)
     page.goto(f"{base}/admin/carrier/new/")
@@ -275,6 +276,7 @@ def test_csv_import_preview_and_confirm_in_the_browser(page, live_server):
     from app.models import AuditEntry, PhoneNumber
 
     base = live_server["url"]
+    page.on("dialog", lambda dialog: dialog.accept())  # "Import numbers.csv (numbers) now: 2 created, 0 updated?"
     sign_in(page, base)
     page.click("a:has-text('Import / export')")
     page.wait_for_url(f"{base}/admin/csv/")
@@ -327,6 +329,7 @@ def test_csv_import_of_thousands_of_numbers_shows_progress_in_the_browser(page, 
     monkeypatch.setattr(csv_jobs.Job, "advance", slow_advance)
 
     base = live_server["url"]
+    page.on("dialog", lambda dialog: dialog.accept())  # the import's named confirmation
     sign_in(page, base)
     page.goto(f"{base}/admin/csv/")
     content = b"number,carrier\n" + b"".join(b"431-555-%04d,telus\n" % n for n in range(2000, 8000))

@@ -73,7 +73,8 @@ def test_preview_writes_nothing_and_confirm_imports_the_same_file(app, as_role, 
     assert audit_count(web) == before + 1
 
     second = csv_upload(browser)  # the same file again changes nothing, and says so
-    assert 'id="tl-csv-unchanged">2<' in second.text and "nothing would change" in second.text
+    assert 'id="tl-csv-unchanged">2<' in second.text and "Nothing to import" in second.text
+    assert 'id="tl-csv-confirm"' not in second.text and 'id="tl-csv-discard"' in second.text  # no "Import now" for nothing
     result = confirm(browser, preview_token(second.text))
     assert "nothing changed: all 2 row(s) already match" in result.text
 
@@ -187,7 +188,7 @@ def test_export_downloads_csv_without_secrets_that_imports_unchanged(as_role, we
     rows = list(csv.reader(io.StringIO(response.text)))
     assert "password" not in rows[0] and len(rows) > 1
     preview = csv_upload(as_role("operator"), kind=kind, content=response.data, filename=f"{kind}.csv")
-    assert f"all {len(rows) - 1} row(s) are valid" in preview.text and "nothing would change" in preview.text
+    assert f"all {len(rows) - 1} row(s) are valid" in preview.text and "Nothing to import" in preview.text
 
 
 def test_export_of_an_unknown_kind_is_404(as_role, web):

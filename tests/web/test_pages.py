@@ -13,7 +13,7 @@ from app import calls
 from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.projection.names import RT_E911
-from app.services import carriers, clients, numbers, trunks
+from app.services import carriers, clients, nodes, numbers, trunks
 from app.services.audit import SYSTEM
 from tests.web.scenarios import CARRIER_FORM, NUMBER_FORM, TRUNK_FORM, audit_count, last_audit
 
@@ -60,27 +60,40 @@ def test_number_errors_say_why(as_role, web):
 
 def test_credentials_trunk_password_is_shown_once_then_only_by_audited_reveal(as_role, web, accounts):
     b = as_role("operator")
-    page = b.post("/admin/trunk/new/", TRUNK_FORM)
-    assert page.status_code == 200
+    posted = b.post("/admin/trunk/new/", TRUNK_FORM)
+    assert posted.status_code == 303 and posted.headers["Location"] == "/admin/shown-once/"  # redirect after POST
+    page = b.get("/admin/shown-once/")
     trunk = trunks.get(web, "GLOBEX", "fax")
-    assert "shown only now" in page.text
+    assert "shown only now" in page.text and "PBX" in page.text
     assert trunk.password in page.text and len(trunk.password) >= 16
+    # A refresh shows the page again without the password (and creates nothing twice).
+    again = b.get("/admin/shown-once/")
+    assert again.status_code == 200 and trunk.password not in again.text and "no longer shown" in again.text
+    assert "Show the SIP password" in again.text
     assert trunk.password not in json.dumps([e.after for e in web.scalars(select(AuditEntry))])
     details = b.get(f"/admin/trunk/details/?id={trunk.id}").text
     assert trunk.password not in details
     assert trunk.password not in b.get(f"/admin/trunk/edit/?id={trunk.id}").text
     assert trunk.password not in b.get("/admin/trunk/export/csv/").text
     assert trunk.password not in b.get("/admin/trunk/").text
-    revealed = b.post("/admin/trunk/reveal/", {"id": str(trunk.id)})
+    posted = b.post("/admin/trunk/reveal/", {"id": str(trunk.id)})
+    assert posted.status_code == 303
+    revealed = b.get(posted.headers["Location"])
     assert trunk.password in revealed.text
     entry = last_audit(web)
     assert (entry.action, entry.entity, entry.entity_key, entry.actor) == ("reveal", "trunk", "GLOBEX/fax", accounts["operator"])
+    reveals = audit_count(web)
+    assert trunk.password not in b.get(posted.headers["Location"]).text  # a refresh neither shows it again nor re-audits
+    assert audit_count(web) == reveals
 
 
 def test_switching_a_trunk_to_credentials_shows_the_generated_password_once(as_role, web):
     trunk = trunks.get(web, "INITECH", "hq")
     form = {**TRUNK_FORM, "client": "INITECH", "name": "hq", "source_addresses": "198.18.30.7"}
-    page = as_role("operator").post(f"/admin/trunk/edit/?id={trunk.id}", form)
+    b = as_role("operator")
+    posted = b.post(f"/admin/trunk/edit/?id={trunk.id}", form)
+    assert posted.status_code == 303
+    page = b.get(posted.headers["Location"])
     web.expire_all()
     trunk = trunks.get(web, "INITECH", "hq")
     assert trunk.auth_mode == "credentials" and len(trunk.password) >= 16
@@ -150,7 +163,8 @@ def test_trunk_page_shows_numbers_e911_preview_and_registration(as_role, web):
 
 
 def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
-    client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE"}, SYSTEM)
+    nodes.save(web, {"name": "cl-nine", "role": "client", "public_ip": "192.0.2.97", "hosting_provider": "Vultr"}, SYSTEM)
+    client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE", "node": "cl-nine"}, SYSTEM)
     trunk, _ = trunks.save(web, {"client": "NINE", "name": "main", "source_addresses": "198.18.99.1"},
                            SYSTEM)
     web.commit()
@@ -164,7 +178,7 @@ def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
 def test_client_page_shows_node_dns_trunks_numbers_and_coverage(as_role, web):
     client = clients.get(web, "ACME")
     page = re.sub(r"\s+", " ", as_role("viewer").get(f"/admin/client/details/?id={client.id}").text)
-    assert "cl-ovh-bhs7 — 192.0.2.21" in page
+    assert "cl-ovh-bhs7</a> — 192.0.2.21" in page and f'href="/admin/node/details/?id={client.node_id}"' in page
     assert "acme.trunk.example.net" in page
     assert "every trunk resolves" in page
     assert "main" in page and "branch" in page
@@ -257,6 +271,39 @@ def test_port_order_that_cannot_complete_moves_nothing(as_role, web):
     assert web.get(PortOrder, order.id).status == "pending"
 
 
+def _drop_mariadb_user(session, user, host):
+    from sqlalchemy import text
+
+    with session.get_bind().engine.connect() as conn:
+        conn.execute(text(f"DROP USER IF EXISTS '{user}'@'{host}'"))
+
+
+def test_node_page_says_whether_the_database_account_exists_and_when_it_was_rotated(as_role, web):
+    from app.services import node_accounts
+    from app.services.audit import SYSTEM
+
+    node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    b = as_role("viewer")
+    if not node_accounts.supported(web):
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert "Database account" in page and "none (SQLite has no database accounts)" in page
+        return
+    page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+    assert "none: create it with `flask --app wsgi node account cl-ovh-bhs7`" in page
+    account, _password = node_accounts.ensure(web, node, SYSTEM, host="127.0.0.%")
+    web.commit()
+    try:
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert f"exists: {account.db_user}@127.0.0.%" in page
+        assert f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" in page
+        assert f"exists: {account.db_user}@127.0.0.%" in b.get("/admin/node/").text
+        _drop_mariadb_user(web, account.db_user, "127.0.0.%")  # gone behind the platform's back
+        page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
+        assert "MariaDB has no such account" in page
+    finally:
+        _drop_mariadb_user(web, account.db_user, "127.0.0.%")
+
+
 def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     client = clients.get(web, "ACME")
     b = as_role("operator")
@@ -265,11 +312,31 @@ def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor3", "public_ip": "192.0.2.31"})
     assert "node cl-vultr-tor3 already has this name" in field_errors(page.text, "name")
     assert clients.get(web, "ACME").node.name == "cl-ovh-bhs7"
-    page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor9", "public_ip": "192.0.2.31", "hosting_provider": "Vultr"})
-    text = re.sub(r"\s+", " ", page.text)
-    assert "change the A record of acme.trunk.example.net from 192.0.2.21 to 192.0.2.31" in text
-    assert "flask --app wsgi node render cl-vultr-tor9 --out DIR" in text
-    assert "must now admit 192.0.2.31: cn-ovh-bhs1, cn-vultr-tor1" in text
+    form_page = b.get(f"/admin/client/replace-node/?id={client.id}").text
+    assert 'id="tl-replace-submit"' in form_page and "Replace node cl-ovh-bhs7 now" in form_page
+    assert 'value="Save"' not in form_page
+    posted = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor9", "public_ip": "192.0.2.31",
+                                                                    "hosting_provider": "Vultr"})
+    assert posted.status_code == 303  # redirect after POST: a refresh shows the checklist, it does not re-post
+    checklist_url = posted.headers["Location"]
+    if web.get_bind().dialect.name != "sqlite":  # the new node's own database account: its password shown once first
+        user = web.execute(select(func.database())).scalar() + ".cl-vultr-tor9"
+        _drop_mariadb_user(web, user, "192.0.2.31")
+        once = b.get(checklist_url).text
+        assert f'id="tl-secret-username">{user}<' in once and 'id="tl-secret-password">' in once
+        assert "tl-secret-password" not in b.get(checklist_url).text  # shown once only
+        checklist_url = html_module.unescape(re.search(r'href="([^"]*/replacement/[^"]*)"', once).group(1))
+    for _ in range(2):  # the page, then a refresh of it
+        page = b.get(checklist_url)
+        text = re.sub(r"\s+", " ", page.text)
+        assert "change the A record of acme.trunk.example.net from 192.0.2.21 to 192.0.2.31" in text
+        assert "<code>flask --app wsgi node render cl-vultr-tor9 --out DIR" in text and "`" not in text.split("tl-replacement-steps")[1]
+        assert "must now admit 192.0.2.31: cn-ovh-bhs1, cn-vultr-tor1" in text
+    # Reachable later from the client page and from both nodes' pages.
+    assert checklist_url in b.get(f"/admin/client/details/?id={client.id}").text
+    for name in ("cl-vultr-tor9", "cl-ovh-bhs7"):
+        node_id = web.scalar(select(Node.id).where(Node.name == name))
+        assert checklist_url in b.get(f"/admin/node/details/?id={node_id}").text
     web.expire_all()
     client = clients.get(web, "ACME")
     assert client.node.name == "cl-vultr-tor9" and client.node.dns_name == "acme.trunk.example.net"

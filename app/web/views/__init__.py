@@ -8,7 +8,7 @@ from app.models import AuditEntry, Carrier, Client, DbServer, E911Call, Node, Ph
 
 
 def register_views(admin: Admin) -> None:
-    from app.web.views.admin_views import AuditView, UserView
+    from app.web.views.admin_views import AuditView, ShownOnceView, UserView
     from app.web.views.csv_page import ImportExportView
     from app.web.views.databases import DbServerView
     from app.web.views.e911_calls import E911CallView
@@ -28,3 +28,4 @@ def register_views(admin: Admin) -> None:
     admin.add_view(E911CallView(E911Call, name="911 calls", endpoint="e911_call"))
     admin.add_view(AuditView(AuditEntry, name="Audit log", endpoint="audit"))
     admin.add_view(UserView(User, name="Users", endpoint="user"))
+    admin.add_view(ShownOnceView(name="Password", endpoint="shown_once", url="/admin/shown-once"))

@@ -2,27 +2,67 @@
 
 from __future__ import annotations
 
-from flask import abort, g
-from flask_login import current_user
+from flask import abort, g, url_for
+from flask_admin import BaseView, expose
+from flask_login import current_user, login_user
+from markupsafe import Markup
 
 from app.db import Session
 from app.errors import ValidationError
 from app.services import users
-from app.web import forms
+from app.web import audit_view, forms, labels, once
 from app.web.security import web_actor
 from app.web.views.base import FAILED, ServiceModelView, SignedInView, form_write
 
 
-class AuditView(SignedInView):
-    """Every write, who made it, when, through which channel, before and after; never editable."""
+class ShownOnceView(BaseView):
+    """The page a POST redirects to when it has a generated password to show: shown on the first GET only."""
 
-    column_list = ["at", "actor", "channel", "action", "entity", "entity_key", "summary", "before", "after"]
+    def is_visible(self) -> bool:
+        return False
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated
+
+    @expose("/")
+    def index(self):
+        secret = once.take()
+        return self.render("trunkline/secret_once.html", secret=secret, return_url=(secret or {}).get("return_url") or url_for("admin.index"))
+
+
+class AuditView(SignedInView):
+    """Every write, who made it, when, through which channel, and what changed; never editable.
+
+    Each row is a summary line and a before/after table of the changed fields, with names instead of internal ids
+    (app/web/audit_view.py); times to the second, in UTC.
+    """
+
+    column_list = ["at", "actor", "summary"]
+    column_details_list = ["at", "actor", "channel", "summary"]
     column_searchable_list = ["entity_key", "actor", "summary"]
     column_filters = ["at", "actor", "channel", "action", "entity", "entity_key"]
-    column_sortable_list = ["at", "actor", "channel", "action", "entity", "entity_key"]
+    column_sortable_list = ["at", "actor"]
     column_default_sort = ("id", True)
-    column_labels = {"at": "When (UTC)", "entity_key": "Key"}
+    column_labels = {"at": "When (UTC)", "actor": "Who", "summary": "What changed", "entity_key": "Name or number",
+                     "entity": "Kind", "channel": "Through", "action": "Action"}
+    column_choices = {"channel": labels.choices(labels.CHANNELS), "action": labels.choices(labels.ACTIONS),
+                      "entity": labels.choices(labels.ENTITIES)}
+    column_formatters = {"at": lambda v, c, m, n: audit_view.when(m),
+                         "actor": lambda v, c, m, n: Markup("{}<br><small class=\"text-muted\">{}</small>").format(m.actor, audit_view.channel(m)),
+                         "summary": lambda v, c, m, n: audit_view.entry_html(m)}
+    list_template = "trunkline/audit_list.html"
     page_size = 50
+    column_export_list = ["at", "actor", "channel", "action", "entity", "entity_key", "summary", "before", "after"]
+    column_formatters_export = {"at": lambda v, c, m, n: audit_view.when(m)}
+
+    def search_placeholder(self):
+        return "Name, number, account code, e-mail or words"
+
+    def get_list(self, *args, **kwargs):
+        count, data = super().get_list(*args, **kwargs)
+        data = list(data)
+        audit_view.preload(data)
+        return count, data
 
     @property
     def can_create(self) -> bool:  # type: ignore[override]
@@ -55,6 +95,11 @@ class UserView(ServiceModelView):
     column_searchable_list = ["email"]
     column_filters = ["role", "active"]
     column_default_sort = "email"
+    column_labels = {"email": "E-mail address", "created_at": "Created at (UTC)", "last_sign_in_at": "Last sign-in (UTC)"}
+    column_choices = {"role": labels.choices(labels.USER_ROLES)}
+
+    def search_placeholder(self):
+        return "E-mail address"
 
     def is_accessible(self) -> bool:
         return current_user.is_authenticated and current_user.is_admin
@@ -83,7 +128,8 @@ class UserView(ServiceModelView):
         if user is FAILED:
             return False
         if not form.password.data:
-            g.tl_secret = {"label": f"account {user.email}", "username": user.email, "password": password, "revealed": False}
+            g.tl_secret = {"kind": "sign_in", "label": f"sign-in account {user.email}", "username": user.email, "password": password,
+                           "revealed": False}
         return user
 
     def update_model(self, form, model):
@@ -96,4 +142,9 @@ class UserView(ServiceModelView):
             users.update(Session(), model, web_actor("form"), role=form.role.data, active=form.active.data,
                          password=form.password.data or None)
 
-        return form_write(form, write) is not FAILED
+        if form_write(form, write) is FAILED:
+            return False
+        if model.id == current_user.id:
+            # Your own password changed: every other session of yours ended; this browser gets a fresh cookie.
+            login_user(model)
+        return True

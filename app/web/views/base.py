@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.helpers import get_form_data
+from flask_admin.model.template import DeleteRowAction
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -19,6 +21,7 @@ from wtforms.fields.core import UnboundField
 from app import projection
 from app.db import Session
 from app.errors import DomainError, ValidationError
+from app.web import once
 from app.web.security import web_actor
 
 # View methods that change data (or show a secret): only writers reach them, whatever the HTTP method.
@@ -113,13 +116,40 @@ class SignedInView(ModelView):
     def is_action_allowed(self, name: str) -> bool:
         return self.may_write() and super().is_action_allowed(name)
 
+    def _export_csv(self, return_url):
+        # The list exports start with a UTF-8 byte-order mark, like every CSV export (app.csvio.exporter).
+        response = super()._export_csv(return_url)
+        if hasattr(response, "response"):
+            response.response = itertools.chain(["\ufeff"], response.response)
+            response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        return response
+
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
         if response is not None:
             return response
+        if name in ("details_view", "edit_view") and request.method == "GET":
+            # A record that does not exist (deleted, or a wrong link) is a 404 page, not a bounce to the list.
+            pk = request.args.get("id")
+            if pk is not None and self.get_one(pk) is None:
+                abort(404)
         if name in WRITE_VIEWS and not self.may_write():
             abort(403)
         return None
+
+
+class NamedDeleteRowAction(DeleteRowAction):
+    """The list's delete button, asking a question that names the record (see ServiceModelView.delete_question)."""
+
+    def render(self, context, row_id, row):
+        view = context.resolve("admin_view")
+        delete_form = context.resolve("delete_form")
+        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}">{id}{url}{csrf}'
+                      '<button type="submit" title="{title}"><span class="fa fa-trash glyphicon glyphicon-trash"></span></button>'
+                      "</form>").format(action=view.get_url(".delete_view"), question=view.delete_question(row),
+                                        id=delete_form.id(value=view.get_pk_value(row)), url=delete_form.url(value=context.resolve("return_url")),
+                                        csrf=delete_form.csrf_token if "csrf_token" in delete_form else "",
+                                        title=f"Delete {view.entity.replace('_', ' ')} {view.row_label(row)}")
 
 
 class ServiceModelView(SignedInView):
@@ -179,6 +209,17 @@ class ServiceModelView(SignedInView):
         saved = form_write(form, lambda: self.service.save(Session(), self.form_values(form, model), web_actor("form"), model))
         return saved is not FAILED
 
+    def get_list_row_actions(self):
+        return [NamedDeleteRowAction() if isinstance(a, DeleteRowAction) else a for a in super().get_list_row_actions()]
+
+    def row_label(self, model) -> str:
+        """How people name the record (a number as (204) 555-1234, a trunk as ACME/main)."""
+        return str(model)
+
+    def delete_question(self, model) -> str:
+        """The confirmation the delete button asks, naming the record (views add what else it affects)."""
+        return f"Delete {self.entity.replace('_', ' ')} {self.row_label(model)}?"
+
     def delete_one(self, model, actor) -> None:
         self.service.delete(Session(), model, actor)
 
@@ -208,10 +249,10 @@ class ServiceModelView(SignedInView):
         flash(f"{len(models)} record(s) deleted.", "success")
 
     def _secret_once(self, response):
-        """After a save that generated a password: show it once instead of redirecting."""
+        """After a save that generated a password: redirect to the page that shows it once (never render it from the POST)."""
         secret = g.pop("tl_secret", None)
         if secret is not None and getattr(response, "status_code", 200) in (301, 302, 303):
-            return self.render("trunkline/secret_once.html", secret=secret, return_url=response.location)
+            return show_once({**secret, "return_url": response.location})
         return response
 
     @expose("/new/", methods=("GET", "POST"))
@@ -221,6 +262,12 @@ class ServiceModelView(SignedInView):
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
         return self._secret_once(super().edit_view())
+
+
+def show_once(payload: dict):
+    """Keep a secret for the show-once page and redirect there (303: the browser follows with a GET)."""
+    once.put(payload)
+    return redirect(url_for("shown_once.index"), 303)
 
 
 def link(url: str, text: str) -> Markup:

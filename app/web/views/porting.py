@@ -12,7 +12,7 @@ from app.errors import DomainError, ValidationError
 from app.models import Carrier, PhoneNumber, PortOrder
 from app.numbering import display
 from app.services import porting
-from app.web import forms
+from app.web import forms, labels
 from app.web.security import web_actor
 from app.web.views.base import FAILED, ServiceModelView, commit, form_write
 
@@ -25,7 +25,10 @@ class PortOrderView(ServiceModelView):
     column_filters = ["status", "due_date", "from_carrier.name", "to_carrier.name"]
     column_sortable_list = ["id", "due_date", "status", "created_at"]
     column_default_sort = ("id", True)
-    column_labels = {"id": "#", "from_carrier.name": "From carrier", "to_carrier.name": "To carrier"}
+    column_labels = {"id": "#", "from_carrier.name": "From carrier", "to_carrier.name": "To carrier", "from_carrier": "From carrier",
+                     "to_carrier": "To carrier", "due_date": "Due date", "created_by": "Opened by", "created_at": "Opened at (UTC)",
+                     "completed_at": "Completed at (UTC)"}
+    column_choices = {"status": labels.choices(labels.PORT_ORDER_STATUS)}
     column_formatters = {"numbers": lambda v, c, m, n: f"{len(m.numbers)} number(s)"}
     column_formatters_export = {"numbers": lambda v, c, m, n: " ".join(x.e164 for x in m.numbers)}
     details_template = "trunkline/port_order_details.html"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import unicodedata
+from datetime import UTC, datetime, timedelta
 
 from flask import abort, flash, g, redirect, request
 from flask_admin import expose
@@ -10,18 +12,21 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import calls as app_calls
+from app import service_codes
+from app.call_health import call_problems
 from app.db import Session
 from app.e911 import resolve_e911
 from app.errors import DomainError, E911Unresolved
 from app.models import Carrier, Client, Node, PhoneNumber, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.numbering import display
-from app.services import carriers, clients, nodes, numbers, trunks
+from app.services import carriers, clients, node_accounts, nodes, numbers, trunks
 from app.services.audit import record
-from app.services.node_replacement import replace_node
-from app.web import forms
+from app.services.node_replacement import past_replacements, replace_node
+from app.web import forms, labels
 from app.web.security import web_actor
-from app.web.views.base import FAILED, ServiceModelView, commit, form_write
+from app.web.views.base import FAILED, ServiceModelView, commit, form_write, show_once
 
 
 def _choices(query, key, label=None, blank: str | None = "— none —"):
@@ -41,9 +46,8 @@ def reveal_secret(view, model, label: str, username: str | None, password: str |
         return redirect(view.get_url(".details_view", id=model.id))
     record(Session(), web_actor("form"), "reveal", view.entity, label, summary=f"SIP password of {label} shown to {web_actor().name}")
     Session.commit()
-    return view.render("trunkline/secret_once.html", secret={"label": label, "username": username, "password": password,
-                                                               "revealed": True},
-                       return_url=view.get_url(".details_view", id=model.id))
+    return show_once({"kind": "sip", "label": f"{view.entity} {label}", "username": username, "password": password, "revealed": True,
+                      "return_url": view.get_url(".details_view", id=model.id)})
 
 
 class CarrierView(ServiceModelView):
@@ -54,19 +58,42 @@ class CarrierView(ServiceModelView):
     column_list = ["name", "tier", "auth_mode", "signalling_addresses", "provides_911", "e911_callerid_format", "priority",
                    "max_channels", "enabled"]
     column_details_exclude_list = ["password", "numbers"]
-    column_export_list = column_list + ["port", "username", "callerid_format", "dial_format", "send_pai", "privacy_mode"]
+    column_export_list = column_list + ["port", "username", "callerid_format", "dial_format", "send_pai", "privacy_mode",
+                                        "service_codes", "service_code_format"]
     column_searchable_list = ["name", "signalling_addresses"]
     column_filters = ["tier", "auth_mode", "provides_911", "enabled"]
     column_sortable_list = ["name", "tier", "priority", "max_channels", "provides_911", "enabled"]
     column_default_sort = "priority"
-    column_labels = {"provides_911": "911", "e911_callerid_format": "911 caller ID format", "auth_mode": "Authentication",
-                     "privacy_mode": "Caller-ID privacy"}
-    details_template = "trunkline/secret_details.html"
+    column_labels = {"provides_911": "Provides 911", "e911_callerid_format": "911 caller ID format", "auth_mode": "Authentication",
+                     "signalling_addresses": "Signalling addresses", "max_channels": "Maximum channels", "callerid_format": "Caller ID format",
+                     "dial_format": "Dialled number format", "send_pai": "Sends P-Asserted-Identity", "port": "SIP port",
+                     "privacy_mode": "Caller-ID privacy", "service_codes": "Service codes (N11, 988)",
+                     "service_code_format": "Service code form"}
+    column_choices = {"tier": [(1, "Tier 1"), (2, "Tier 2 (reseller)")], "auth_mode": labels.choices(labels.CARRIER_AUTH),
+                      "callerid_format": labels.choices(labels.FORMATS), "e911_callerid_format": labels.choices(labels.FORMATS),
+                      "dial_format": labels.choices(labels.FORMATS)}
+    details_template = "trunkline/carrier_details.html"
+
+    def delete_question(self, model):
+        held = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.carrier_id == model.id)) or 0
+        if held:
+            return (f"Delete carrier {model.name}? It holds {held:,} number(s): the deletion will be refused until they are "
+                    "ported to another carrier.")
+        return f"Delete carrier {model.name}? Calls can no longer go through it."
+
+    def search_placeholder(self):
+        return "Carrier name or address"
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and kwargs.get("model") is not None:
+            kwargs.update(carrier_page(kwargs["model"]))
+        return super().render(template, **kwargs)
 
     def initial(self, model):
         data = super().initial(model)
         data["tier"] = str(model.tier)
         data["password"] = ""
+        data["service_codes"] = service_codes.export_list(model.service_codes, empty="none")
         return data
 
     @expose("/reveal/", methods=("POST",))
@@ -75,21 +102,63 @@ class CarrierView(ServiceModelView):
         return reveal_secret(self, model, model.name, model.username, model.password)
 
 
+def _account_fmt(view, context, model, name):
+    """Whether the node's own database account exists (asked of MariaDB on the details page)."""
+    account = model.account
+    if account is None:
+        if not node_accounts.supported(Session()):
+            return "none (SQLite has no database accounts)"
+        return "none: create it with `flask --app wsgi node account " + model.name + "`"
+    if name == "db_account_check":
+        exists = node_accounts.exists_in_database(Session(), account)
+        if exists is False:
+            return f"MISSING: {account} is recorded, but MariaDB has no such account (the node cannot connect)"
+        return f"exists: {account}" + ("" if exists else " (not checked: no access to mysql.user)")
+    return f"exists: {account}"
+
+
+def _rotated_fmt(view, context, model, name):
+    account = model.account
+    return f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" if account is not None else ""
+
+
 class NodeView(ServiceModelView):
     service = nodes
     entity = "node"
     form_class = forms.NodeForm
-    column_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client"]
+    column_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client",
+                   "db_account"]
+    column_details_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state", "client",
+                           "db_account_check", "db_password_rotated"]
     column_export_list = ["name", "role", "public_ip", "sip_port", "hosting_provider", "region", "dns_name", "state"]
     column_searchable_list = ["name", "public_ip", "dns_name", "hosting_provider"]
     column_filters = ["role", "hosting_provider", "region", "state"]
     column_sortable_list = ["name", "role", "public_ip", "hosting_provider", "region", "state"]
     column_default_sort = "name"
-    column_labels = {"public_ip": "Public IP", "dns_name": "DNS name"}
-    # Issue 13: what the node keeps for calls placed while no database answers, and its database servers.
-    column_details_list = column_list + ["local_911_copy", "database_servers"]
-    column_formatters_detail = {"local_911_copy": lambda v, c, m, n: _local_copy_cell(m),
-                                "database_servers": lambda v, c, m, n: _db_servers_cell(m)}
+    column_labels = {"public_ip": "Public IP", "dns_name": "DNS name", "sip_port": "SIP port", "hosting_provider": "Hosting provider",
+                     "role": "Faces", "client": "Client served", "db_account": "Database account",
+                     "db_account_check": "Database account", "db_password_rotated": "Database password last rotated"}
+    column_choices = {"role": labels.choices(labels.NODE_ROLES), "state": labels.choices(labels.NODE_STATES)}
+    column_formatters = {"client": lambda v, c, m, n: m.client.account_code if m.client else "", "db_account": _account_fmt,
+                         "db_account_check": _account_fmt, "db_password_rotated": _rotated_fmt}
+    details_template = "trunkline/node_details.html"
+
+    def delete_question(self, model):
+        served = Session().scalar(select(Client.account_code).where(Client.node_id == model.id))
+        if served:
+            return f"Delete node {model.name}? It serves client {served}: the deletion will be refused (replace the node instead)."
+        return f"Delete node {model.name} ({model.public_ip})?"
+
+    def search_placeholder(self):
+        return "Node name, IP address, DNS name or provider"
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and kwargs.get("model") is not None:
+            kwargs.update(node_page(kwargs["model"]))
+        return super().render(template, **kwargs)
+
+    def get_query(self):
+        return super().get_query().options(joinedload(Node.account))
 
 
 def _local_copy_cell(node: Node) -> Markup:
@@ -123,21 +192,31 @@ def _db_servers_cell(node: Node) -> Markup:
     return text
 
 
+
 class ClientView(ServiceModelView):
     service = clients
     entity = "client"
     form_class = forms.ClientForm
     column_list = ["account_code", "name", "status", "max_channels", "node", "node.dns_name", "e911_number", "main_number"]
-    column_export_list = ["account_code", "name", "status", "max_channels", "node", "e911_number", "main_number"]
+    column_export_list = ["account_code", "name", "status", "max_channels", "node", "e911_number", "main_number",
+                          "blocked_service_codes"]
     column_searchable_list = ["account_code", "name"]
     column_filters = ["status", "node.name", "node.hosting_provider"]
     column_sortable_list = ["account_code", "name", "status", "max_channels", ("node", "node.name")]
     column_default_sort = "account_code"
     column_labels = {"node.dns_name": "DNS name", "e911_number": "Default E911 number", "node.name": "Node",
-                     "node.hosting_provider": "Hosting provider"}
+                     "node.hosting_provider": "Hosting provider", "account_code": "Account code", "max_channels": "Maximum channels",
+                     "main_number": "Main number"}
+    column_choices = {"status": labels.choices(labels.CLIENT_STATUS)}
+
+    def search_placeholder(self):
+        return "Account code or name"
     column_formatters = {"e911_number": lambda v, c, m, n: display(m.e911_number.e164) if m.e911_number else "",
                          "main_number": lambda v, c, m, n: display(m.main_number.e164) if m.main_number else ""}
     details_template = "trunkline/client_details.html"
+
+    def delete_question(self, model):
+        return f"Delete client {model.account_code} ({model.name})?"
 
     def get_query(self):
         return super().get_query().options(joinedload(Client.node))
@@ -154,6 +233,7 @@ class ClientView(ServiceModelView):
                 "node": model.node.name if model.node else "",
                 "e911_number": model.e911_number.e164 if model.e911_number else "",
                 "main_number": model.main_number.e164 if model.main_number else "",
+                "blocked_service_codes": model.blocked_service_codes,
                 "alert_emails": model.alert_emails or "", "alert_webhook": model.alert_webhook or ""}
 
     def render(self, template, **kwargs):
@@ -165,19 +245,34 @@ class ClientView(ServiceModelView):
     def replace_node_view(self):
         client = Session().get(Client, request.args.get("id", type=int) or 0) or abort(404)
         form = forms.ReplaceNodeForm()
-        result = None
         if client.node is None:
             flash(f"Client {client.account_code} has no node to replace: edit the client to give it one.", "error")
-            return redirect(self.get_url(".details_view", id=client.id))
+            return redirect(self.get_url(".details_view", id=client.id), 303)
         if request.method == "GET":
             form.hosting_provider.data = form.hosting_provider.data or client.node.hosting_provider
             form.region.data = form.region.data or client.node.region
         if form.validate_on_submit():
             result = form_write(form, lambda: replace_node(Session(), client, {f.name: f.data for f in form if f.name != "csrf_token"},
                                                           web_actor("form")))
-            if result is FAILED:
-                result = None
-        return self.render("trunkline/replace_node.html", client=client, form=form, result=result,
+            if result is not FAILED:
+                # Redirect after POST: the checklist is a page of its own, which stays reachable from the client and node pages.
+                checklist_url = self.get_url(".replacement_view", id=client.id)
+                if result.db_password:  # the new node's database password: shown once, on a page of its own
+                    return show_once({"kind": "db", "label": f"database account of node {result.new_node.name}",
+                                      "username": result.db_user, "password": result.db_password, "return_url": checklist_url})
+                return redirect(checklist_url, 303)
+        return self.render("trunkline/replace_node.html", client=client, form=form, result=None,
+                           return_url=self.get_url(".details_view", id=client.id))
+
+    @expose("/replacement/")
+    def replacement_view(self):
+        """The latest node replacement of a client (from the audit log) and what is still to do by hand."""
+        client = Session().get(Client, request.args.get("id", type=int) or 0) or abort(404)
+        done = past_replacements(Session(), client_key=client.account_code)
+        if not done:
+            flash(f"The node of client {client.account_code} has never been replaced.", "info")
+            return redirect(self.get_url(".details_view", id=client.id))
+        return self.render("trunkline/replace_node.html", client=client, form=None, result=done[0], earlier=done[1:],
                            return_url=self.get_url(".details_view", id=client.id))
 
 
@@ -196,7 +291,45 @@ def client_page(client: Client) -> dict:
                                           .options(joinedload(PhoneNumber.carrier)).order_by(PhoneNumber.e164).limit(200)))
     trunk_names = {t.id: t.name for t in client.trunks}
     return {"trunk_rows": trunk_rows, "client_numbers": client_numbers, "number_count": count, "trunk_names": trunk_names,
+            "replacements": past_replacements(session, client_key=client.account_code),
+            "call_problems": call_problems(session, client),
             "e911_ok": all(r["ok"] for r in trunk_rows) and bool(trunk_rows), "display": display}
+
+
+def _calls_last_30_days(*, client: str | None = None, carrier: str | None = None) -> int:
+    """Calls of the last 30 UTC days of one client or carrier, each counted once (the call rollup, app.calls)."""
+    today = datetime.now(UTC).date()
+    return app_calls.summary(Session(), today - timedelta(days=29), today, client=client, carrier=carrier)["calls"]
+
+
+def carrier_page(carrier: Carrier) -> dict:
+    """What the carrier page shows besides its settings: numbers held, 911 use, realtime endpoint and calls (live facts)."""
+    session = Session()
+    held = session.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.carrier_id == carrier.id)) or 0
+    registered = session.scalar(select(func.count()).select_from(PhoneNumber).where(
+        PhoneNumber.carrier_id == carrier.id, PhoneNumber.e911_registered.is_(True))) or 0
+    porting_in = session.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.port_target_carrier_id == carrier.id)) or 0
+    endpoints = REALTIME_TABLES["ps_endpoints"]
+    projected = session.scalar(select(func.count()).select_from(endpoints).where(endpoints.c.id == carrier.endpoint_id)) or 0
+    calls = _calls_last_30_days(carrier=carrier.name)
+    return {"held": held, "registered": registered, "porting_in": porting_in, "projected": bool(projected), "calls": calls,
+            "labels": labels, "display": display, "dial_forms": service_codes.DIAL_FORMS}
+
+
+def node_page(node: Node) -> dict:
+    """What the node page shows besides its settings: the client it serves, trunk addresses it admits, calls, replacements."""
+    session = Session()
+    client = session.scalar(select(Client).where(Client.node_id == node.id))
+    endpoints = REALTIME_TABLES["ps_endpoints"]
+    projected = session.scalar(select(func.count()).select_from(endpoints).where(endpoints.c.id == node.endpoint_id)) or 0
+    calls = _calls_last_30_days(client=client.account_code) if client is not None else None
+    address_count = sum(len(t.addresses) for t in client.trunks) if client is not None else 0
+    return {"served": client, "projected": bool(projected), "calls": calls, "address_count": address_count,
+            "replacements": past_replacements(session, node_name=node.name), "labels": labels,
+            "db_account": _account_fmt(None, None, node, "db_account_check"),
+            "db_rotated": _rotated_fmt(None, None, node, "db_password_rotated"),
+            # Issue 13: what the node keeps for calls placed while no database answers, and the servers it reads.
+            "local_911_copy": _local_copy_cell(node), "database_servers": _db_servers_cell(node)}
 
 
 class TrunkView(ServiceModelView):
@@ -211,12 +344,24 @@ class TrunkView(ServiceModelView):
     column_sortable_list = [("client", "client.account_code"), "name", "auth_mode", "max_channels"]
     column_default_sort = [("client.account_code", False), ("name", False)]
     column_labels = {"e911_number": "Trunk E911 number", "auth_mode": "Authentication", "did_format": "DID format",
-                     "client.account_code": "Client"}
+                     "client.account_code": "Client", "source_addresses": "Source addresses", "max_channels": "Maximum channels",
+                     "pbx_port": "PBX SIP port"}
+    column_choices = {"auth_mode": labels.choices(labels.TRUNK_AUTH), "did_format": labels.choices(labels.FORMATS)}
+
+    def search_placeholder(self):
+        return "Trunk name, address, username or account code"
     column_formatters = {"client": lambda v, c, m, n: m.client.account_code if m.client else "",
                          "e911_number": lambda v, c, m, n: display(m.e911_number.e164) if m.e911_number else ""}
     column_formatters_export = {"client": lambda v, c, m, n: m.client.account_code if m.client else "",
                                 "e911_number": lambda v, c, m, n: m.e911_number.e164 if m.e911_number else ""}
     details_template = "trunkline/trunk_details.html"
+
+    def delete_question(self, model):
+        count = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == model.id)) or 0
+        if count:
+            return (f"Delete trunk {model}? Its {count:,} number(s) still ring it, so the deletion will be refused: use "
+                    f"\"Delete this trunk and release its numbers\" on its page.")
+        return f"Delete trunk {model}?"
     column_details_exclude_list = ["password", "addresses", "numbers"]
 
     def get_query(self):
@@ -234,14 +379,14 @@ class TrunkView(ServiceModelView):
 
     def after_create(self, obj, form):
         if obj.auth_mode == "credentials":
-            g.tl_secret = {"label": str(obj), "username": obj.username, "password": obj.password, "revealed": False}
+            g.tl_secret = {"kind": "sip", "label": f"trunk {obj}", "username": obj.username, "password": obj.password, "revealed": False}
 
     def update_model(self, form, model):
         had_password = model.password
         saved = super().update_model(form, model)
         if saved and model.password and not had_password and not form.password.data:
             # Switched to credentials with a generated password: show it this once.
-            g.tl_secret = {"label": str(model), "username": model.username, "password": model.password, "revealed": False}
+            g.tl_secret = {"kind": "sip", "label": f"trunk {model}", "username": model.username, "password": model.password, "revealed": False}
         return saved
 
     def delete_one(self, model, actor):
@@ -325,8 +470,17 @@ class NumberView(ServiceModelView):
     column_filters = ["carrier.name", "client.account_code", "e911_registered", "port_status"]
     column_sortable_list = ["e164", ("carrier", "carrier.name"), "e911_registered", "port_status"]
     column_default_sort = "e164"
-    column_labels = {"e164": "Number", "e911_registered": "E911", "port_target_carrier": "Porting to", "carrier.name": "Carrier",
-                     "client.account_code": "Client"}
+    column_labels = {"e164": "Number", "e911_registered": "Registered for E911", "port_target_carrier": "Porting to",
+                     "carrier.name": "Carrier", "client.account_code": "Client", "port_status": "Port status",
+                     "e911_address": "E911 service address"}
+    column_choices = {"port_status": labels.choices(labels.PORT_STATUS)}
+
+    def row_label(self, model):
+        return display(model.e164)
+
+    def delete_question(self, model):
+        owner = f" of client {model.client.account_code}" if model.client else ""
+        return f"Delete number {display(model.e164)}{owner}? Calls to it will no longer be routed."
     column_formatters = {"e164": _number_fmt,
                          "client": lambda v, c, m, n: m.client.account_code if m.client else "",
                          "trunk": lambda v, c, m, n: m.trunk.name if m.trunk else ""}
@@ -334,7 +488,7 @@ class NumberView(ServiceModelView):
                                 "trunk": lambda v, c, m, n: m.trunk.name if m.trunk else ""}
 
     def search_placeholder(self):
-        return "Number or its first digits"
+        return "Any part of a number: 204-555-1234, 555-12, 1234"
     column_auto_select_related = False
 
     def get_query(self):
@@ -351,12 +505,49 @@ class NumberView(ServiceModelView):
         ids = [row[0] for row in query.with_entities(PhoneNumber.id).limit(page_size).offset((page or 0) * page_size)]
         return query.filter(PhoneNumber.id.in_(ids or [-1]))
 
+    # The list's "Export" keeps the import format of numbers.csv (docs/csv.md), so a filtered export imports as it is.
+    EXPORT_NAMES = {"e164": "number", "carrier": "carrier", "client": "client", "trunk": "trunk", "e911_registered": "e911_registered",
+                    "e911_address": "e911_address", "port_status": "port_status", "port_target_carrier": "port_target_carrier"}
+
+    def get_export_columns(self):
+        return [(name, self.EXPORT_NAMES[name]) for name in self.column_export_list]
+
+    def get_export_value(self, model, name):
+        """Codes, not words: the export is an import file (yes/no, port status codes, names and account codes)."""
+        if name == "e911_registered":
+            return "yes" if model.e911_registered else "no"
+        if name in ("carrier", "port_target_carrier"):
+            carrier = getattr(model, name)
+            return carrier.name if carrier else ""
+        if name in self.column_formatters_export:
+            return self.column_formatters_export[name](self, None, model, name)
+        value = getattr(model, name)
+        return "" if value is None else value
+
+    def get_export_name(self, export_type="csv"):
+        return f"numbers-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.{export_type}"
+
+    @staticmethod
+    def search_pattern(search: str) -> str | None:
+        """The LIKE pattern on e164 for what was typed: any part of a number, in any spelling.
+
+        `204-555-1234`, `1 204 555 1234`, `+1204555` match from the start (indexed); fewer digits without the country
+        code (`1234`, `555-124`, `(204)`) match anywhere in the number. Digits of any script count (`１２３４`).
+        No digit at all: None (nothing matches, rather than a scan).
+        """
+        digits = "".join(str(unicodedata.decimal(ch)) for ch in search if ch.isdecimal())
+        if not digits:
+            return None
+        typed = search.strip()
+        if typed.startswith("+") or len(digits) == 11 and digits.startswith("1"):
+            return f"+{digits if digits.startswith('1') else '1' + digits}%"  # a number written with its country code
+        if len(digits) >= 10:
+            return f"+1{digits[:10]}%"
+        return f"%{digits}%"
+
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        """Digits typed (any spelling) become an indexed prefix match on +1...; no digits match nothing rather than scanning."""
-        digits = "".join(ch for ch in search if ch.isdigit())
-        if digits.startswith("1"):  # the country code: no NANP area code starts with 1
-            digits = digits[1:]
-        pattern = f"+1{digits}%" if digits else "-"
+        """Any part of a number (see search_pattern); text without digits matches nothing."""
+        pattern = self.search_pattern(search) or "-"
         query = query.filter(PhoneNumber.e164.like(pattern))
         if count_query is not None:
             count_query = count_query.filter(PhoneNumber.e164.like(pattern))
