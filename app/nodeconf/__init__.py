@@ -143,8 +143,8 @@ class NodeSettings:
 
 
 # ODBC connections per server a node may open. Measured (bench/bench_db_failover.py, `odbc show` after 95 s at
-# 20 calls/s through both nodes, 2026-11-30): the carrier node opened 1 connection to its first server (pool 6), the
-# client node 2 (its whole pool of 2; a look-up holds a connection about a millisecond, and res_odbc opens another
+# 20 calls/s through both nodes, 2 runs on 2026-11-30): the carrier node opened 1-2 connections to its first server
+# (pool 6), the client nodes 1-2 (pool 2; a look-up holds a connection about a millisecond, and res_odbc opens another
 # only when all are busy). Each node gets room for CALLS_PER_CONNECTION concurrent calls per connection, at least
 # POOL_MIN (a second connection while the first is re-established), at most POOL_MAX.
 CALLS_PER_CONNECTION = 50
