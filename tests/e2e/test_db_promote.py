@@ -83,3 +83,43 @@ def test_promote_refuses_then_promotes_and_repoints(cluster):
     rows = r2.sql("SELECT entity_key FROM trunkline.audit_log WHERE entity IN ('probe', 'db_server') ORDER BY id")
     keys = [r["entity_key"] for r in rows]
     assert "last-write" in keys and keys[-1] == "after-promotion" and keys.count("r1") >= 2
+
+
+def test_push_waits_for_the_replica_a_node_reads(tmp_path):
+    """app.replica_wait on a real primary + replica: the commit's position is found on the primary, the node's first
+    server is its local replica, and waiting succeeds once the replica applied it, fails (False) while it cannot."""
+    reason = available()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"loopback MariaDB cluster required when CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+    from types import SimpleNamespace
+
+    from sqlalchemy import create_engine
+
+    from app import replica_wait
+    from app.models import DbServer
+
+    net = loopback_net()
+    p, r = loopback.start_cluster(str(tmp_path / "dbs"), [("p", f"{net}.1", 3306), ("r", f"{net}.2", 3306)])
+    try:
+        p.sql("CREATE DATABASE trunkline")
+        assert flask(_url(p), "schema", "upgrade").returncode == 0
+        for inst, role in ((p, "primary"), (r, "replica")):
+            assert flask(_url(p), "db", "server", "add", inst.name, "--host", inst.host, "--port", "3306", "--role", role,
+                         "--hosting-provider", "OVHcloud").returncode == 0
+        engine = create_engine(_url(p))
+        node = SimpleNamespace(id=1, name="cl-1", hosting_provider="OVHcloud")
+        loopback.wait_caught_up(r, p)
+        reads = replica_wait.read_servers(engine, [node])
+        assert isinstance(reads["cl-1"], DbServer) and reads["cl-1"].name == "r"
+        r.sql("STOP SLAVE SQL_THREAD")
+        p.sql("INSERT INTO trunkline.audit_log (at, actor, channel, action, entity) VALUES (NOW(), 't', 'cli', 'x', 'probe')")
+        position = replica_wait.commit_position(engine)
+        assert position and replica_wait.wait_applied(engine, reads["cl-1"], position, timeout=1) is False
+        r.sql("START SLAVE SQL_THREAD")
+        assert replica_wait.wait_applied(engine, reads["cl-1"], position, timeout=10) is True
+        engine.dispose()
+    finally:
+        for inst in (p, r):
+            loopback.stop(inst, signal.SIGKILL)
