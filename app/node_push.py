@@ -154,6 +154,8 @@ _retrier: threading.Thread | None = None
 
 def _retry_later(name: str, host: str, port: int, secret: str, engine: Engine) -> None:
     global _retrier
+    if engine.dialect.name not in ("mysql", "mariadb"):  # nodes read MariaDB; a SQLite demo has no live node to retry
+        return
     with _pending_lock:
         _pending[name] = (host, port, secret, engine)
         if _retrier is None or not _retrier.is_alive():
