@@ -1,12 +1,13 @@
 """After a commit, tell every live node to drop its cached copies of the realtime objects the commit changed.
 
-Nodes cache endpoints, AORs, auths and identify rows in memory (sorcery memory cache, up to 60 s), so
-without this a change reaches a node only when its copy expires. The projection records which cached
+Nodes cache endpoints, AORs, auths and identify rows in memory (sorcery memory cache) with no lifetime: a
+lifetime would drop them while no database answers (sorcery.conf), so this push is how a change reaches a node. The projection records which cached
 objects it rewrote (projection.sync, `changed_objects`); once the transaction has committed (never
 before: a rolled-back change must not be announced) each live node gets, over AMI,
 SorceryMemoryCacheExpireObject for every changed endpoint, AOR and auth, and SorceryMemoryCacheExpire
-for the identify cache (it is held whole). It runs in a background thread with short timeouts and is
-best effort: a node that cannot be reached still picks the change up when its cached copy expires.
+for the identify cache (it is held whole), once the database server the node reads first has applied the
+commit (app.replica_wait). It runs in a background thread with short timeouts; a node that cannot be reached
+is retried every RETRY_SECONDS and, once it answers, expires all its caches.
 
 Enabled when TRUNKLINE_AMI_SECRET is set; `flask node render` then writes the matching manager.conf.
 """
@@ -24,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
+from app import replica_wait
 from app.models import Node
 from app.projection.rows import LIVE_NODE_STATES
 from app.projection.sync import changed_objects
@@ -171,22 +173,86 @@ def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int) -
         return
     try:
         with engine.connect() as conn:
-            nodes = list(conn.execute(select(Node.name, Node.public_ip).where(Node.state.in_(LIVE_NODE_STATES))))
-    except Exception:  # noqa: BLE001 - best effort: the caches expire by themselves
+            nodes = list(conn.execute(select(Node.id, Node.name, Node.public_ip, Node.hosting_provider)
+                                      .where(Node.state.in_(LIVE_NODE_STATES))))
+    except Exception:  # noqa: BLE001 - best effort: the node is retried (_retry_later)
         log.exception("could not list the nodes to tell about a change")
         return
+    # Each node is told only once the server it reads first has the change (app.replica_wait).
+    position = replica_wait.commit_position(engine)
+    reads = replica_wait.read_servers(engine, nodes) if position else {}
+    waited: dict[str, threading.Event] = {}
+    wait_lock = threading.Lock()
+
+    def caught_up(server) -> None:
+        with wait_lock:
+            event = waited.get(server.name)
+            first = event is None
+            if first:
+                event = waited[server.name] = threading.Event()
+        if first:
+            replica_wait.wait_applied(engine, server, position)
+            event.set()
+        event.wait()
 
     def one(name: str, host: str) -> None:
+        if reads.get(name) is not None:
+            caught_up(reads[name])
         try:
             send_actions(host, port, secret, actions)
         except (OSError, AmiError) as exc:
-            log.warning("node %s (%s:%s) not told to expire its cache (%s); it applies the change within the cache lifetime",
-                        name, host, port, exc)
+            log.warning("node %s (%s:%s) not told to expire its cache (%s); retried every %s s until it answers",
+                        name, host, port, exc, RETRY_SECONDS)
+            _retry_later(name, host, port, secret, engine)
 
     # A bounded number of nodes at a time: a platform of a thousand client nodes must not start a thousand threads.
     with ThreadPoolExecutor(max_workers=PARALLEL_NODES, thread_name_prefix="ami") as pool:
-        for name, host in nodes:
-            pool.submit(one, name, host)
+        for node in nodes:
+            pool.submit(one, node.name, node.public_ip)
+
+
+# Nodes that could not be told: once they answer again they expire every cache (they may have missed several
+# changes), so they are brought up to date when they come back. Kept in this process's memory: after an admin
+# restart, `flask --app wsgi node expire-caches` does the same for every live node.
+RETRY_SECONDS = 15
+EXPIRE_ALL = [{"Action": "SorceryMemoryCacheExpire", "Cache": c} for c in ("endpoint", "aor", "auth", "identify")]
+_pending: dict[str, tuple[str, int, str, Engine]] = {}
+_pending_lock = threading.Lock()
+_retrier: threading.Thread | None = None
+
+
+def _retry_later(name: str, host: str, port: int, secret: str, engine: Engine) -> None:
+    global _retrier
+    if engine.dialect.name not in ("mysql", "mariadb"):  # nodes read MariaDB; a SQLite demo has no live node to retry
+        return
+    with _pending_lock:
+        _pending[name] = (host, port, secret, engine)
+        if _retrier is None or not _retrier.is_alive():
+            _retrier = threading.Thread(target=_retry_loop, name="node-push-retry", daemon=True)
+            _retrier.start()
+
+
+def _retry_loop() -> None:
+    import time
+
+    while True:
+        time.sleep(RETRY_SECONDS)
+        with _pending_lock:
+            todo = dict(_pending)
+        if not todo:
+            return
+        for name, (host, port, secret, engine) in todo.items():
+            # Expiring every cache of a node that cannot read a database would leave it with nothing: only while
+            # the database answers the admin (the node falls back on the primary at worst).
+            if not _database_answers(engine):
+                continue
+            try:
+                send_actions(host, port, secret, EXPIRE_ALL)
+            except (OSError, AmiError):
+                continue
+            log.info("node %s answers again: every cache expired", name)
+            with _pending_lock:
+                _pending.pop(name, None)
 
 
 @event.listens_for(Session, "after_commit")
@@ -215,3 +281,18 @@ def wait(timeout: float = 10) -> None:
     """Wait for the pushes started so far (tests, and commands that report when nodes were told)."""
     for thread in list(_threads):
         thread.join(timeout)
+
+
+def _database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure: not now
+        return False
+
+
+def pending_nodes() -> list[str]:
+    """Nodes the admin could not tell and keeps retrying (they expire every cache once they answer)."""
+    with _pending_lock:
+        return sorted(_pending)

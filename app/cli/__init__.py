@@ -7,8 +7,10 @@ import getpass
 
 import click
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 
 from app.db import Session
+from app.dbdown import UNREACHABLE_MESSAGE, is_unreachable
 from app.errors import DomainError
 from app.services.audit import Actor
 
@@ -37,6 +39,11 @@ def domain_command(func):
         except DomainError as exc:
             Session.rollback()
             fail(str(exc))
+        except DBAPIError as exc:
+            if not is_unreachable(exc):
+                raise
+            Session.rollback()
+            fail(UNREACHABLE_MESSAGE)
     return wrapper
 
 

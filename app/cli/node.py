@@ -11,9 +11,9 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.cli import cli_actor, domain_command, fail
-from app.db import Session
+from app.db import Session, utc_now
 from app.models import NodeAccount
-from app.nodeconf import LOOKUPS, NodeSettings, render_node, write_node
+from app.nodeconf import LOOKUPS, NodeSettings, local_copy, record_local_copy, render_node, render_warnings, write_node
 from app.services import node_accounts
 from app.services import nodes as node_service
 
@@ -26,6 +26,42 @@ def register(app: Flask) -> None:
     @app.cli.group("node")
     def node_group():
         """Asterisk node configuration."""
+
+    @node_group.command("expire-caches")
+    @click.argument("names", nargs=-1, metavar="[NODE]...")
+    @domain_command
+    def expire_cmd(names):
+        """Tell live nodes (default: all) over AMI to expire every cached endpoint, AOR, auth and identify row.
+
+        Nodes keep what they read until told (sorcery.conf); use this after an admin restart, when the
+        admin's in-memory list of nodes it could not tell is gone.
+        """
+        from sqlalchemy import select
+
+        from app.models import Node
+        from app.node_push import EXPIRE_ALL, AmiError, ami_settings, send_actions
+        from app.projection.rows import LIVE_NODE_STATES
+
+        secret, port = ami_settings()
+        if not secret:
+            fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
+        query = select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
+        if names:
+            query = query.where(Node.name.in_(names))
+        targets = list(Session().scalars(query))
+        unknown = sorted(set(names) - {n.name for n in targets})
+        if unknown:
+            fail(f"no live node {', '.join(unknown)}")
+        failed = 0
+        for node in targets:
+            try:
+                send_actions(node.public_ip, port, secret, EXPIRE_ALL)
+                click.echo(f"{node.name}: caches expired")
+            except (OSError, AmiError) as exc:
+                failed += 1
+                click.echo(f"{node.name}: not reached ({exc})", err=True)
+        if failed:
+            raise SystemExit(1)
 
     @node_group.command("account")
     @click.argument("node_name", metavar="NODE")
@@ -67,16 +103,21 @@ def register(app: Flask) -> None:
     @click.option("--admin-port", "admin_ports", multiple=True, type=int, help="Management TCP port (repeatable; default 22).")
     @click.option("--rtp", default="10000-20000", show_default=True, help="RTP port range START-END.")
     @click.option("--pool", type=int, default=None, help="ODBC connections (default: sized from the node's channel limits).")
-    @click.option("--cache-stale", type=int, default=10, show_default=True, help="Seconds before a cached object is refreshed.")
-    @click.option("--cache-max", type=int, default=60, show_default=True, help="Seconds a cached object lives at most.")
+    @click.option("--cache-stale", type=int, default=0, show_default=True,
+                  help="Seconds before a cached object is refreshed in the background (0: never; the admin's push expires it).")
+    @click.option("--cache-max", type=int, default=0, show_default=True,
+                  help="Seconds a cached object lives at most (0: until the admin's push expires it; an age limit drops "
+                       "objects while no database answers).")
+    @click.option("--db-timeout", type=int, default=1, show_default=True,
+                  help="Seconds a look-up may wait on one database server (connect, read, write) before the next is tried.")
     @click.option("--verbose-log", is_flag=True, help="Also log verbose messages to messages.log (debugging).")
     @click.option("--lookup", type=click.Choice(LOOKUPS), default="odbc", show_default=True,
                   help="How the dialplan reads realtime keys: the realtime switch, or func_odbc (one query per key).")
     @click.option("--ami-secret", envvar="TRUNKLINE_AMI_SECRET", default=None,
                   help="AMI password the admin uses to expire cached objects after a change (default: the app's AMI_SECRET; empty: AMI off).")
     @domain_command
-    def render_cmd(node_name, out_dir, db_url, db_password_file, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports, rtp, pool,
-                   cache_stale, cache_max, verbose_log, lookup, ami_secret):
+    def render_cmd(node_name, out_dir, db_url, db_password_file, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports,
+                   rtp, pool, cache_stale, cache_max, db_timeout, verbose_log, lookup, ami_secret):
         """Write NODE's Asterisk files (and its nftables rule set) into --out."""
         url = db_url or current_app.config["DATABASE_URL"]
         node = node_service.get(Session(), node_name)
@@ -88,17 +129,20 @@ def register(app: Flask) -> None:
             fail(f"--rtp must be START-END, not '{rtp}'")
         if not 1024 <= start < end <= 65535:
             fail(f"--rtp range {rtp} is not within 1024-65535")
-        if cache_stale < 1 or cache_max < cache_stale:
-            fail("--cache-stale must be at least 1 and not above --cache-max")
+        if cache_stale < 0 or cache_max < 0 or (cache_max and cache_stale > cache_max):
+            fail("--cache-stale and --cache-max must be 0 (never) or seconds, --cache-stale not above --cache-max")
+        if not 1 <= db_timeout <= 30:
+            fail("--db-timeout must be 1 to 30 seconds")
         try:
             settings = NodeSettings.from_database_url(
                 url, dsn=dsn, odbc_driver=odbc_driver, etc_dir=etc_dir, state_dir=state_dir,
                 admin_networks=_networks(admin_nets), admin_ports=list(admin_ports) or None, rtp_start=start, rtp_end=end,
-                pool=pool, cache_stale=cache_stale, cache_max=cache_max, verbose_log=verbose_log, lookup=lookup,
+                pool=pool, cache_stale=cache_stale, cache_max=cache_max, db_timeout=db_timeout, verbose_log=verbose_log, lookup=lookup,
                 ami_secret=current_app.config.get("AMI_SECRET", "") if ami_secret is None else ami_secret,
                 ami_port=current_app.config.get("AMI_PORT", 5038))
         except ValueError as exc:
             fail(str(exc))
+        settings.rendered_at = utc_now()
         # The node connects with its own account: host, port and database come from the URL, never a user or
         # password in it (the admin's); the password only from --db-password-file or the environment.
         account = Session().scalar(select(NodeAccount).where(NodeAccount.node_id == node.id))
@@ -108,7 +152,12 @@ def register(app: Flask) -> None:
         settings.db_user = account.db_user if account is not None else node_accounts.user_name(settings.db_name, node_name)
         settings.db_password = _password(db_password_file)
         files = render_node(Session(), node_name, settings)
-        Session.rollback()
+        for warning in render_warnings(Session(), settings):
+            click.echo(f"warning: {warning}", err=True)
+        # The node page shows when this node's local 911 copy was written and whether it is still current.
+        node = node_service.get(Session(), node_name)
+        record_local_copy(Session(), node, local_copy(Session(), node), settings.rendered_at)
+        Session.commit()
         for path in write_node(files, out_dir):
             click.echo(str(path))
 

@@ -5,6 +5,7 @@ from app.models.audit import AuditEntry
 from app.models.calls import CallRollup, CallRollupState
 from app.models.carrier import Carrier
 from app.models.client import Client
+from app.models.dbserver import DbServer, NodeLocalCopy
 from app.models.node import Node
 from app.models.node_account import NodeAccount
 from app.models.node_seen import NodeLastSeen
@@ -14,6 +15,7 @@ from app.models.realtime import REALTIME_TABLES
 from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
-__all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "E911Call", "Node", "NodeAccount",
-           "NodeLastSeen", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES", "SignInAttempt", "Trunk",
+__all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "DbServer", "E911Call", "Node",
+           "NodeAccount", "NodeLastSeen", "NodeLocalCopy", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES",
+           "SignInAttempt", "Trunk",
            "TrunkAddress", "User"]

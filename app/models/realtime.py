@@ -102,7 +102,11 @@ def _build_tables() -> dict[str, Table]:
                                      autoincrement=True))
             columns.append(Column("call_id", String(150)))
             extra += [Index("ix_cdr_start", "start"), Index("ix_cdr_accountcode_start", "accountcode", "start"),
-                      Index("ix_cdr_call_id", "call_id")]
+                      Index("ix_cdr_call_id", "call_id"),
+                      # One row per CDR however it arrives (directly, or shipped later from the node's local spool by
+                      # scripts/cdr_ship.py with INSERT IGNORE): uniqueid carries the node's systemname, sequence
+                      # numbers the records of one Asterisk process.
+                      Index("uq_cdr_uniqueid_sequence", "uniqueid", "sequence", unique=True)]
         built[name] = Table(name, Base.metadata, *columns, *extra)
     return built
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from app.db import utc_now
 from app.errors import NotFound
 from app.models import Carrier, Client, Node
 from app.node_push import AMI_USER
@@ -50,6 +52,7 @@ FILES = (
     ("func_odbc.conf", "func_odbc.conf.j2"),
     ("cdr.conf", "cdr.conf.j2"),
     ("cdr_adaptive_odbc.conf", "cdr_adaptive_odbc.conf.j2"),
+    ("cdr_custom.conf", "cdr_custom.conf.j2"),
     ("odbc.ini", "odbc.ini.j2"),
     ("odbcinst.ini", "odbcinst.ini.j2"),
     ("nftables.conf", "nftables.conf.j2"),
@@ -85,8 +88,11 @@ class NodeSettings:
     rtp_start: int = 10000
     rtp_end: int = 20000
     pool: int | None = None  # None: sized from the node's channel limits
-    cache_stale: int = 10  # seconds before a cached endpoint/AOR/auth/identify is refreshed in the background
-    cache_max: int = 60  # seconds after which it is dropped and read again (worst-case lifetime of a change)
+    # Cached endpoints/AORs/auths/identify rows: seconds before a background refresh, and before they are dropped.
+    # 0 (default): never; the admin's push after each commit expires exactly what changed (sorcery.conf explains why
+    # an age limit empties caches while no database answers).
+    cache_stale: int = 0
+    cache_max: int = 0
     realtime_cache: int = 1  # pbx_realtime keeps an exact dialplan hit this long (built in to Asterisk)
     verbose_log: bool = False
     # How the static dialplan reads a realtime key: "odbc" (func_odbc: one SELECT of the row per look-up,
@@ -97,6 +103,17 @@ class NodeSettings:
     # (app.node_push): listening on the node's address, for the admin networks only. Empty: disabled.
     ami_secret: str = ""
     ami_port: int = 5038
+    # Database servers in the order this node reads them [(name, host, port)]: a replica at its hosting provider,
+    # the other replicas, the primary (app.dbtopology.read_order). Empty: db_host/db_port only (no topology).
+    read_servers: list[tuple[str, str, int]] = field(default_factory=list)
+    # Where CDRs are inserted (the primary: replicas are read-only). None: the first read server.
+    write_server: tuple[str, str, int] | None = None
+    # MariaDB Connector/ODBC timeouts in seconds (DSN keys CONN_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT): how long a
+    # look-up may wait on a server that does not answer before the next one is tried. res_odbc's own
+    # connect_timeout covers the login only (asterisk-db-loss.md).
+    db_timeout: int = 1
+    rendered_at: datetime | None = None  # stamped into the node's local copy (None: now, UTC)
+    cdr_spool: str = "trunkline-cdr.json"  # local CDR copy (cdr_custom, in astlogdir/cdr-custom), shipped by scripts/cdr_ship.py
 
     @classmethod
     def from_database_url(cls, url: str, **overrides) -> NodeSettings:
@@ -125,9 +142,35 @@ class NodeSettings:
                 "astspooldir": spool, "astrundir": run, "astlogdir": log, "astsbindir": "/usr/sbin"}
 
 
+# ODBC connections per server a node may open. Measured (bench/bench_db_failover.py, `odbc show` after 95 s at
+# 20 calls/s through both nodes, 2 runs on 2026-11-30): the carrier node opened 1-2 connections to its first server
+# (pool 6), the client nodes 1-2 (pool 2; a look-up holds a connection about a millisecond, and res_odbc opens another
+# only when all are busy). Each node gets room for CALLS_PER_CONNECTION concurrent calls per connection, at least
+# POOL_MIN (a second connection while the first is re-established), at most POOL_MAX.
+CALLS_PER_CONNECTION = 50
+POOL_MIN = 2
+POOL_MAX = 16
+
+
 def pool_size(concurrent_calls: int) -> int:
-    """ODBC connections for a node: a lookup holds one for about a millisecond, so one per 8 calls, 4..64."""
-    return max(4, min(64, math.ceil(concurrent_calls / 8)))
+    """ODBC connections per database server for a node handling concurrent_calls calls (POOL_MIN..POOL_MAX)."""
+    return max(POOL_MIN, min(POOL_MAX, math.ceil(concurrent_calls / CALLS_PER_CONNECTION)))
+
+
+def node_concurrency(session: Session, node: Node) -> int:
+    """Calls a node may carry at once: its client's channel limit, or the enabled carriers' (100 each when unset)."""
+    if node.role == "client":
+        client = session.scalar(select(Client).where(Client.node_id == node.id))
+        return client.max_channels if client else 10
+    carriers = session.scalars(select(Carrier).where(Carrier.enabled.is_(True)))
+    return sum(c.max_channels or 100 for c in carriers) or 100
+
+
+def node_pool(node: Node, session: Session | None = None) -> int:
+    """The ODBC pool `node render` gives this node per database server (the fleet budget uses it)."""
+    from sqlalchemy.orm import object_session
+
+    return pool_size(node_concurrency(session or object_session(node), node))
 
 
 def _split_networks(addresses) -> tuple[list[str], list[str]]:
@@ -155,7 +198,6 @@ def node_context(session: Session, node_name: str, settings: NodeSettings) -> di
     sip_open = False
     if node.role == "client":
         client = session.scalar(select(Client).where(Client.node_id == node.id))
-        concurrent = client.max_channels if client else 10
         if client is not None:
             for trunk in client.trunks:
                 if trunk.auth_mode == "credentials":
@@ -164,10 +206,10 @@ def node_context(session: Session, node_name: str, settings: NodeSettings) -> di
         sources += [n.public_ip for n in other_nodes if n.role == "carrier"]
     else:
         carriers = list(session.scalars(select(Carrier).where(Carrier.enabled.is_(True)).order_by(Carrier.name)))
-        concurrent = sum(c.max_channels or 100 for c in carriers) or 100
         for carrier in carriers:
             sources += carrier.address_list
         sources += [n.public_ip for n in other_nodes if n.role == "client"]
+    concurrent = node_concurrency(session, node)
     sip_v4, sip_v6 = _split_networks(sources)
     admin_v4, admin_v6 = _split_networks(settings.admin_networks)
     ipv6 = ":" in node.public_ip
@@ -194,6 +236,9 @@ def _environment() -> jinja2.Environment:
 def render_node(session: Session, node_name: str, settings: NodeSettings) -> dict[str, str]:
     """File name -> contents of every static file of one node."""
     context = node_context(session, node_name, settings)
+    context.update(read_plan(session, context["node"], settings, context["pool"]))
+    context["local"] = local_copy(session, context["node"])
+    context["local_as_of"] = settings.rendered_at or utc_now()
     env = _environment()
     return {name: env.get_template(template).render(**context) for name, template in FILES}
 
@@ -208,3 +253,99 @@ def write_node(files: dict[str, str], out: Path) -> list[Path]:
         path.chmod(0o600 if name in SECRET_FILES else 0o644)
         written.append(path)
     return written
+
+
+@dataclass
+class Dsn:
+    """One ODBC connection of a node: a res_odbc section and its odbc.ini DSN (same name)."""
+
+    name: str
+    server: str  # database server name ('' without a topology)
+    host: str
+    port: int
+    pool: int
+    priority: int  # 1 = read first
+
+
+def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -> dict:
+    """The node's DSNs in read order, its CDR DSN, and fleet warnings (template context).
+
+    The first DSN keeps the name settings.dsn, so a single-server platform renders as before.
+    """
+    from app.dbtopology import read_order
+    from app.models import DbServer
+
+    servers = settings.read_servers
+    write = settings.write_server
+    if not servers:
+        known = list(session.scalars(select(DbServer)))
+        if known:
+            servers = [(s.name, s.host, s.port) for s in read_order(known, node.hosting_provider, node.id)]
+            primary = next((s for s in known if s.role == "primary"), None)
+            write = write or ((primary.name, primary.host, primary.port) if primary else None)
+    if not servers:
+        servers = [("", settings.db_host, settings.db_port)]
+    dsns = [Dsn(settings.dsn if i == 0 else f"{settings.dsn}_{i + 1}", name, host, port, pool, i + 1)
+            for i, (name, host, port) in enumerate(servers)]
+    write = write or servers[0]
+    cdr_dsn = next((d for d in dsns if (d.host, d.port) == (write[1], write[2])), None)
+    if cdr_dsn is None:
+        cdr_dsn = Dsn(f"{settings.dsn}_cdr", write[0], write[1], write[2], POOL_MIN, 0)
+        extra = [cdr_dsn]
+    else:
+        extra = []
+    warnings = render_warnings(session, settings)
+    return {"dsns": dsns, "all_dsns": dsns + extra, "read_dsns": [d.name for d in dsns][:5], "cdr_dsn": cdr_dsn,
+            "db_warnings": warnings}
+
+
+def render_warnings(session: Session, settings: NodeSettings) -> list[str]:
+    """What `node render` and the node page warn about: servers the fleet's ODBC pools may overrun."""
+    from app.dbtopology import fleet_warnings
+
+    return fleet_warnings(session, lambda n: settings.pool or node_pool(n, session))
+
+
+def local_copy(session: Session, node: Node) -> dict:
+    """The rows a node keeps in its own extensions.conf for calls placed while no database answers.
+
+    Client node: its client's E911 rows (tl-e911, every trunk: number and default levels, as resolve_e911 wrote
+    them) and every route row (tl-route: carriers and carrier nodes), so a 911 call gets the same cascade answer
+    (number, carrier, digits) as with the database up, as of this render. Carrier nodes keep nothing (their
+    911 path reads no key). Returns {"rows": {context: [(key, value)]}, "digest": sha256 hex, "count": n}.
+    """
+    import hashlib
+
+    from app.models import Trunk
+    from app.models.realtime import REALTIME_TABLES
+
+    ext = REALTIME_TABLES["extensions"]
+    rows: dict[str, list[tuple[str, str]]] = {RT_E911: [], RT_ROUTE: []}
+    client = session.scalar(select(Client).where(Client.node_id == node.id)) if node.role == "client" else None
+    if client is not None:
+        trunk_ids = [str(t) for t in session.scalars(select(Trunk.id).where(Trunk.client_id == client.id))]
+        query = select(ext.c.context, ext.c.exten, ext.c.appdata).where(ext.c.priority == 1, ext.c.context.in_((RT_E911, RT_ROUTE)))
+        for context, exten, appdata in session.execute(query.order_by(ext.c.context, ext.c.exten)):
+            if context == RT_ROUTE or exten.split("*", 1)[0] in trunk_ids:
+                rows[context].append((exten, appdata or ""))
+    digest = hashlib.sha256(repr(sorted((c, r) for c, items in rows.items() for r in items)).encode()).hexdigest()
+    return {"rows": rows, "digest": digest, "count": sum(len(v) for v in rows.values())}
+
+
+def record_local_copy(session: Session, node: Node, copy: dict, when) -> None:
+    """Remember what node render gave the node (shown on the node page, compared with the rows of now)."""
+    from app.models import NodeLocalCopy
+
+    entry = session.get(NodeLocalCopy, node.id) or NodeLocalCopy(node_id=node.id)
+    entry.rendered_at, entry.digest, entry.rows = when, copy["digest"], copy["count"]
+    session.add(entry)
+
+
+def local_copy_state(session: Session, node: Node) -> dict:
+    """For the node page: when its local 911 copy was written, and whether the database has changed since."""
+    from app.models import NodeLocalCopy
+
+    entry = session.get(NodeLocalCopy, node.id)
+    if entry is None:
+        return {"rendered_at": None, "current": False, "rows": 0}
+    return {"rendered_at": entry.rendered_at, "current": entry.digest == local_copy(session, node)["digest"], "rows": entry.rows}

@@ -45,8 +45,34 @@ def init_web(app: Flask) -> None:
 
     app.register_error_handler(413, too_large)
     init_errors(app)
+    from sqlalchemy.exc import DBAPIError
+
+    app.register_error_handler(DBAPIError, database_unreachable)
     app.extensions["trunkline_admin"] = admin
 
     @app.get("/")
     def root():
         return redirect(url_for("admin.index"))
+
+
+def database_unreachable(exc):
+    """503 with one plain sentence when the database cannot be reached (app.dbdown); any other error is re-raised."""
+    import html
+
+    from flask import request
+
+    from app.db import Session
+    from app.dbdown import UNREACHABLE_MESSAGE, is_unreachable
+
+    if not is_unreachable(exc):
+        raise exc
+    try:
+        Session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone: nothing to roll back
+        Session.remove()
+    message = UNREACHABLE_MESSAGE if request.method not in ("GET", "HEAD") else \
+        "the primary database is unreachable; this page cannot be shown until it is back or a replica is promoted"
+    # Plain HTML, no template: template context processors would ask the database for the signed-in user again.
+    page = ("<!doctype html><title>Database unreachable</title><h1>Database unreachable</h1>"
+            f"<p class=\"alert alert-danger\">{html.escape(message[0].upper() + message[1:])}</p>")
+    return page, 503

@@ -1,7 +1,7 @@
 """Data that cannot be corrupted: ASCII-only E.164 numbers, an active client needs a node
 
 Revision ID: 0003c
-Revises: 0003g
+Revises: 0003h
 Create Date: 2026-11-30 16:50:00
 
 Existing rows are checked first, so the upgrade either succeeds or stops with one sentence naming
@@ -18,7 +18,7 @@ from app.models.number import E164_ASCII_MARIADB, E164_ASCII_SQLITE
 from app.numbering import ascii_forms
 
 revision = '0003c'
-down_revision = '0003g'
+down_revision = '0003h'
 branch_labels = None
 depends_on = None
 

@@ -42,6 +42,8 @@ def real_rows(day: date = DAY, rename: dict[str, str] | None = None) -> list[dic
                 row[key] = None
         for key in ("duration", "billsec", "sequence"):
             row[key] = int(row[key]) if row[key] not in (None, "None") else None
+        if day != DAY:  # another day's copy is another record: the cdr table holds each (uniqueid, sequence) once
+            row["uniqueid"] = f"{row['uniqueid']}-{day:%m%d}"
         for old, new in (rename or {}).items():
             for key in ("channel", "dstchannel", "lastdata"):
                 if row[key]:

@@ -97,7 +97,7 @@ def test_paths_and_lifetimes_follow_the_settings(seeded):
 
 
 def test_pool_size_bounds():
-    assert (pool_size(0), pool_size(30), pool_size(200), pool_size(10_000)) == (4, 4, 25, 64)
+    assert (pool_size(0), pool_size(30), pool_size(200), pool_size(10_000)) == (2, 2, 4, 16)
 
 
 def _cli(seeded):
@@ -199,9 +199,9 @@ def test_lookup_modes(seeded):
     assert "DIALPLAN_EXISTS(${ARG1},${ARG2},1)" in switch["extensions.conf"] and "ODBC_TL_LOOKUP" not in switch["extensions.conf"]
     assert "noload => func_odbc.so" in switch["modules.conf"]
     odbc = render(seeded, "cl-ovh-bhs7", lookup="odbc")
-    assert "exten => s,1,Return(${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
+    assert "exten => s,1,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
     assert "noload => func_odbc.so" not in odbc["modules.conf"]
-    assert "dsn = trunkline" in odbc["func_odbc.conf"] and "FROM node_extensions WHERE context=" in odbc["func_odbc.conf"]
+    assert "readhandle = trunkline\n" in odbc["func_odbc.conf"] and "FROM node_extensions WHERE context=" in odbc["func_odbc.conf"]
     with pytest.raises(ValueError, match="lookup must be one of"):
         NodeSettings(lookup="carrier-pigeon")
 

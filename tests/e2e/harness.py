@@ -104,7 +104,7 @@ class AsteriskNode:
         return f"{self.inner}/etc/asterisk.conf"
 
     def start(self) -> None:
-        for sub in ("state/lib", "state/spool", "state/run", "state/log"):
+        for sub in ("state/lib", "state/spool", "state/run", "state/log", "state/log/cdr-custom"):
             (self.host_dir / sub).mkdir(parents=True, exist_ok=True)
         log = open(self.host_dir / "console.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
@@ -137,6 +137,11 @@ class AsteriskNode:
     def console_tail(self, lines: int = 30) -> str:
         path = self.host_dir / "console.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    @property
+    def cdr_spool(self) -> Path:
+        """The node's local CDR copy (cdr_custom.conf), shipped by scripts/cdr_ship.py."""
+        return self.host_dir / "state" / "log" / "cdr-custom" / "trunkline-cdr.json"
 
     def messages_log(self) -> str:
         path = self.host_dir / "state" / "log" / "messages.log"
@@ -216,9 +221,18 @@ class Platform:
     """The whole sandbox; start() brings it up, stop() tears everything down."""
 
     def __init__(self, workdir: Path, *, trace: bool = True, verbose: bool = True, transform=None,
-                 lookup: str | None = None):
+                 lookup: str | None = None, mariadb_url: str | None = None, prepare=None, render_args=(),
+                 rtp_base: int = 20000):
         """trace: SIPp answering sides log every message; verbose: Asterisk logs every dialplan step;
-        transform(platform, node_name, etc_dir): rewrites a node's rendered files before it starts."""
+        transform(platform, node_name, etc_dir): rewrites a node's rendered files before it starts;
+        mariadb_url: the server the database is created on (default MARIADB_URL; a loopback primary in the
+        failover tests); prepare(platform, session): runs after the data is loaded, before `node render`;
+        render_args: extra `node render` options; rtp_base: first RTP port of cn1 (each next node the next 1000): Asterisk
+        binds RTP on the wildcard address, so runs at the same time on one machine need distinct ranges."""
+        self.rtp_base = rtp_base
+        self.mariadb_url = mariadb_url or MARIADB_URL
+        self.prepare = prepare
+        self.render_args = tuple(render_args)
         self.workdir = workdir
         self.trace = trace
         self.verbose = verbose
@@ -226,7 +240,7 @@ class Platform:
         self.lookup = lookup or os.environ.get("TRUNKLINE_E2E_LOOKUP", "odbc")
         self.run_id = uuid.uuid4().hex[:8]
         self.db_name = f"trunkline_e2e_{self.run_id}"
-        self.db_url = f"{MARIADB_URL}/{self.db_name}"
+        self.db_url = f"{self.mariadb_url}/{self.db_name}"
         self.root: Path | None = None
         self.inner = f"/tmp/trunkline-e2e-{self.run_id}"
         self.engine = None
@@ -259,7 +273,7 @@ class Platform:
         self.requalify()
 
     def _create_database(self) -> None:
-        admin = create_engine(MARIADB_URL)
+        admin = create_engine(self.mariadb_url)
         try:
             with admin.connect() as conn:
                 conn.execute(text(f"CREATE DATABASE {self.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
@@ -273,6 +287,9 @@ class Platform:
         with OrmSession(self.engine) as session:
             data.load(session)
             session.commit()
+            if self.prepare is not None:
+                self.prepare(self, session)
+                session.commit()
 
     def _render(self) -> None:
         """Render both nodes' files with the project's own `node render` command."""
@@ -287,15 +304,16 @@ class Platform:
         try:
             runner = app.test_cli_runner()
             password_files = self._create_node_accounts(runner)
-            for name in NODE_NAMES:
-                rtp = RTP_RANGES[name]
+            for index, name in enumerate(NODE_NAMES):
+                rtp = RTP_RANGES[name] if self.rtp_base == 20000 else \
+                    f"{self.rtp_base + 1000 * index}-{self.rtp_base + 1000 * index + 999}"
                 inner = f"{self.inner}/{name}"
                 out = self.root / inner.lstrip("/") / "etc"
                 result = runner.invoke(args=["node", "render", name, "--out", str(out), "--db-url", self.db_url,
                                              "--db-password-file", str(password_files[name]),
                                              "--etc-dir", f"{inner}/etc", "--state-dir", f"{inner}/state", "--rtp", rtp,
                                              "--admin-net", "127.0.0.0/8", "--lookup", self.lookup, "--ami-secret", self.ami_secret,
-                                             *(["--verbose-log"] if self.verbose else [])])
+                                             *(["--verbose-log"] if self.verbose else []), *self.render_args])
                 if result.exit_code != 0:
                     raise RuntimeError(f"node render {name} failed: {result.output}{result.exception!r}")
                 if self.transform is not None:
@@ -328,7 +346,7 @@ class Platform:
         """Accounts belong to the server, not to the database: drop them with it."""
         if not self.node_accounts:
             return
-        admin = create_engine(MARIADB_URL)
+        admin = create_engine(self.mariadb_url)
         with admin.connect() as conn:
             for user in self.node_accounts.values():
                 conn.execute(text(f"DROP USER IF EXISTS '{user}'@'{NODE_DB_HOST}'"))
@@ -506,7 +524,7 @@ class Platform:
             self.engine.dispose()
         self._drop_node_accounts()
         if self._db_created:
-            admin = create_engine(MARIADB_URL)
+            admin = create_engine(self.mariadb_url)
             with admin.connect() as conn:
                 conn.execute(text(f"DROP DATABASE IF EXISTS {self.db_name}"))
             admin.dispose()

@@ -210,8 +210,8 @@ def test_6_reassigned_number_follows_within_two_seconds_without_restart(platform
 
 
 def test_6_endpoint_change_applies_at_once_after_a_cache_expire(platform):
-    """Endpoint rows (here the trunk's TL_TRUNK main number) are cached by sorcery for up to
-    cache_max (60 s; refreshed in the background after 10 s); expiring the object applies it now."""
+    """Endpoint rows (here the trunk's TL_TRUNK main number) are cached by sorcery until expired (no lifetime:
+    docs/databases.md); expiring the object applies it now."""
     node = platform.nodes["cl1"]
     try:
         with OrmSession(platform.engine) as session:
@@ -230,7 +230,7 @@ def test_6_endpoint_change_applies_at_once_after_a_cache_expire(platform):
 
 def test_6b_endpoint_change_reaches_the_nodes_without_a_manual_expire(platform):
     """After the commit the admin side tells every live node over AMI to expire the changed objects
-    (app.node_push): the new value is used at once, not after the 10-60 s cache lifetime."""
+    (app.node_push): the new value is used at once (cached objects have no lifetime of their own)."""
     node = platform.nodes["cl1"]
     node.cli("sorcery memory cache expire endpoint")
     warm = platform.call(data.PBX["main"], "cl1", "3125550127", "4165559999", 200, "push-warm")

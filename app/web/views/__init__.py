@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask_admin import Admin
 
-from app.models import AuditEntry, Carrier, Client, E911Call, Node, PhoneNumber, PortOrder, Trunk, User
+from app.models import AuditEntry, Carrier, Client, DbServer, E911Call, Node, PhoneNumber, PortOrder, Trunk, User
 
 
 def register_views(admin: Admin) -> None:
     from app.web.views.admin_views import AuditView, ShownOnceView, UserView
     from app.web.views.csv_page import ImportExportView
+    from app.web.views.databases import DbServerView
     from app.web.views.e911_calls import E911CallView
     from app.web.views.porting import PortOrderView
     from app.web.views.telecom import CarrierView, ClientView, NodeView, NumberView, TrunkView
@@ -20,6 +21,7 @@ def register_views(admin: Admin) -> None:
     admin.add_view(NumberView(PhoneNumber, name="Numbers", endpoint="number"))
     admin.add_view(CarrierView(Carrier, name="Carriers", endpoint="carrier"))
     admin.add_view(NodeView(Node, name="Nodes", endpoint="node"))
+    admin.add_view(DbServerView(DbServer, name="Database servers", endpoint="db_server"))
     admin.add_view(PortOrderView(PortOrder, name="Port orders", endpoint="port_order"))
     admin.add_view(ImportExportView(name="Import / export", endpoint="csv", url="/admin/csv"))
     admin.add_view(UsageView(name="Usage", endpoint="usage", url="/admin/usage"))

@@ -178,6 +178,38 @@ def _node_live_cell(node: Node) -> Markup:
     return Markup('<span class="tl-bad">{}</span>').format(text) if state.state in ("unreachable", "waiting") else Markup("{}").format(text)
 
 
+def _local_copy_cell(node: Node) -> Markup:
+    from app.nodeconf import local_copy_state
+
+    state = local_copy_state(Session(), node)
+    if node.role != "client":
+        return Markup("not needed: a carrier node's 911 path reads no key")
+    if state["rendered_at"] is None:
+        return Markup('<span class="tl-bad">none: render this node (flask --app wsgi node render) so 911 leaves while no '
+                      "database answers</span>")
+    when = f"{state['rendered_at']:%Y-%m-%d %H:%M} UTC ({state['rows']} rows)"
+    if state["current"]:
+        return Markup("as of {}: current").format(when)
+    return Markup('<span class="tl-bad">as of {}: out of date, the E911 or route rows changed since; re-render and deploy '
+                  "this node</span>").format(when)
+
+
+def _db_servers_cell(node: Node) -> Markup:
+    from app.dbtopology import read_order
+    from app.models import DbServer
+    from app.nodeconf import NodeSettings, node_pool, render_warnings
+
+    servers = list(Session().scalars(select(DbServer)))
+    if not servers:
+        return Markup("reads DATABASE_URL's server only (no database servers recorded)")
+    order = ", ".join(f"{s.name} ({s.role})" for s in read_order(servers, node.hosting_provider, node.id))
+    text = Markup("reads {}; pool {} connections per server").format(order, node_pool(node, Session()))
+    for warning in render_warnings(Session(), NodeSettings()):
+        text += Markup('<br><span class="tl-bad">{}</span>').format(warning)
+    return text
+
+
+
 class ClientView(ServiceModelView):
     service = clients
     entity = "client"
@@ -312,7 +344,9 @@ def node_page(node: Node) -> dict:
     return {"served": client, "projected": bool(projected), "calls": calls, "address_count": address_count,
             "replacements": past_replacements(session, node_name=node.name), "labels": labels,
             "db_account": _account_fmt(None, None, node, "db_account_check"),
-            "db_rotated": _rotated_fmt(None, None, node, "db_password_rotated")}
+            "db_rotated": _rotated_fmt(None, None, node, "db_password_rotated"),
+            # Issue 13: what the node keeps for calls placed while no database answers, and the servers it reads.
+            "local_911_copy": _local_copy_cell(node), "database_servers": _db_servers_cell(node)}
 
 
 class TrunkView(ServiceModelView):

@@ -1,0 +1,199 @@
+"""Calls keep flowing when a database server is lost (issue 13).
+
+A loopback GTID primary and replica (scripts/db_loopback.py) hold the platform's database; both nodes are
+rendered by `node render` with the two servers recorded (`db server add`), so they read the replica first
+(same hosting provider), then the primary, and write CDRs to the primary plus their local spool. SIPp places
+calls at a steady 20 calls/s through both nodes (PBX -> client node -> carrier node -> carrier) for 150 s
+while the primary is killed (kill -9) and restarted, frozen (SIGSTOP) for 30 s, and cut off by an nftables
+drop rule; then the same happens to the replica. A registering PBX registers during each freeze.
+
+Pass: no call fails; every registration succeeds; after recovery every CDR the nodes wrote is in the central
+table exactly once (the spools shipped by scripts/cdr_ship.py); a change made after recovery reaches the next call.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+
+import pytest
+from sqlalchemy.orm import Session as OrmSession
+
+from app import node_push
+from app.services import clients
+from tests.e2e import data
+from tests.e2e.dbcluster import IN_CI, available, loopback
+from tests.e2e.failover import FaultLog, Faults, Load, db_servers_prepare, run_in_background, ship, spool_records, timeline, wait_until
+from tests.e2e.harness import Platform, Unavailable
+
+pytestmark = pytest.mark.asterisk
+
+RATE = 20
+SECONDS = 150
+
+
+@pytest.fixture(scope="module")
+def drill(tmp_path_factory):
+    reason = available()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"loopback MariaDB required when CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+    work = tmp_path_factory.mktemp("failover")
+    primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(41), 3306), ("r", data.ip(42), 3306)])
+    rtp_base = 30000 + 3000 * random.randint(0, 10)  # not the default range other runs on this machine use
+    platform = Platform(work, trace=True, verbose=False, lookup="odbc", rtp_base=rtp_base, mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
+                        prepare=db_servers_prepare(primary, replica, data.CLIENT_NODE["hosting_provider"]))
+    faults = Faults(f"tl_failover_{platform.run_id}")
+    try:
+        platform.start()
+    except BaseException as exc:
+        platform.stop()
+        for inst in (primary, replica):
+            loopback.stop(inst, signal.SIGKILL)
+        if not isinstance(exc, Unavailable):
+            raise
+        if IN_CI:
+            pytest.fail(f"the Asterisk sandbox is required when CI=true: {exc}", pytrace=False)
+        pytest.skip(f"Asterisk sandbox unavailable: {exc}")
+    # The data was committed before the nodes ran: the admin retries them and then expires all their caches;
+    # let that happen now rather than in the middle of a test.
+    deadline = time.monotonic() + 60
+    while node_push.pending_nodes() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not node_push.pending_nodes(), node_push.pending_nodes()
+    yield platform, primary, replica, faults
+    faults.unblock()
+    for inst in (primary, replica):
+        if inst.pid:
+            faults.thaw(inst)
+    platform.stop()
+    for inst in (primary, replica):
+        loopback.stop(inst, signal.SIGKILL)
+
+
+def test_calls_keep_flowing_through_every_database_fault(drill):
+    platform, primary, replica, faults = drill
+    ext = (platform.root / platform.inner.lstrip("/") / "cl1" / "etc" / "odbc.ini").read_text()
+    assert ext.index(f"Server = {replica.host}") < ext.index(f"Server = {primary.host}")  # replica first
+    loopback.wait_caught_up(replica, primary)
+    # Warm-up: caches filled, pools connected, the branch PBX registered.
+    assert platform.call(data.PBX["main"], "cl1", "3125550123", "2045552001", 200, "warm").final == 200
+    registrations = []
+
+    def register(label):
+        result = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (200,))
+        registrations.append((label, result.final))
+
+    register("before")
+    load = Load(platform, RATE, SECONDS)
+    log = FaultLog()
+    load.start()
+
+    def drill_steps():
+        for server, inst, is_replica, t in (("primary", primary, False, 8), ("replica", replica, True, 78)):
+            wait_until(load, t)
+            log.mark(load, f"kill -9 {server}")
+            faults.kill(inst)
+            wait_until(load, t + 10)
+            faults.restart(inst, replica=is_replica)
+            log.mark(load, f"{server} restarted")
+            wait_until(load, t + 18)
+            log.mark(load, f"SIGSTOP {server}")
+            faults.freeze(inst)
+            wait_until(load, t + 25)
+            register(f"{server} frozen")
+            wait_until(load, t + 48)
+            faults.thaw(inst)
+            log.mark(load, f"SIGCONT {server}")
+            wait_until(load, t + 54)
+            log.mark(load, f"nftables drop {server}")
+            faults.block(inst)
+            wait_until(load, t + 64)
+            faults.unblock()
+            log.mark(load, f"{server} reachable")
+
+    steps = run_in_background(drill_steps)
+    load.wait()
+    steps.join(timeout=60)
+    calls = load.calls()
+    rows = timeline(calls)
+    failed = [c for c in calls if c["code"] != 200]
+    events = "; ".join(f"{t:.1f}s {what}" for t, what in log.events)
+    bad_seconds = [r for r in rows if r["failed"]]
+    assert len(calls) == RATE * SECONDS, f"{len(calls)} calls placed"
+    assert not failed, f"{len(failed)} failed calls; faults: {events}; seconds with failures: {bad_seconds[:10]}"
+    assert registrations == [("before", 200), ("primary frozen", 200), ("replica frozen", 200)], registrations
+
+    # Recovery: the replica caught up; every CDR the nodes wrote reaches the central table exactly once.
+    loopback.wait_caught_up(replica, primary, timeout=60)
+    time.sleep(2)  # the last CDRs of the run
+    ship(platform, [platform.db_url.replace("mysql+mysqldb://", "mysql://")])
+    written = spool_records(platform)
+    keys = {(r["uniqueid"], int(r["sequence"])) for r in written}
+    assert len(keys) == len(written)
+    central = {(u, s) for u, s in platform.query("SELECT uniqueid, sequence FROM cdr")}
+    assert keys <= central, f"{len(keys - central)} CDRs missing"
+    assert len(platform.query("SELECT id FROM cdr")) == len(central)  # one row per CDR
+    placed = {r["call_id"] or r["linkedid"] for r in written if r["uniqueid"].startswith("cl1-")}
+    assert len(placed) >= RATE * SECONDS  # every call left a record on the client node (plus the warm-up)
+
+    # A change made after recovery reaches the next call (main number held by charlie).
+    try:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"main_number": "2045552005"}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+        node_push.wait()
+        result = platform.call(data.PBX["main"], "cl1", "3125550127", "4165559999", 200, "after-recovery")
+        invite = [m for m in result.at.get("charlie", []) if m.direction == "received" and m.method == "INVITE"]
+        assert invite and invite[-1].header_user("From") == "+12045552005"
+    finally:
+        with OrmSession(platform.engine) as session:
+            clients.save(session, {"main_number": "2045552001"}, data.ACTOR, clients.get(session, "ACME"))
+            session.commit()
+        node_push.wait()
+
+
+@pytest.mark.parametrize("pbx, caller, carrier, want_from", [
+    ("main", "2045552005", "charlie", "+12045552005"),  # number level (caller's own registration), e164
+    ("alt", "2045552004", "bravo", "12045552003"),      # trunk level, nanp11
+    ("main", "2045552002", "alpha", "2045552001"),      # client level, nanp10
+])
+def test_no_database_at_all_503_for_lookups_and_911_still_leaves(drill, pbx, caller, carrier, want_from):
+    """Both servers frozen: a number that exists is answered 503 (never 404) with an ERROR logged; a 911 call
+    leaves within seconds with the same cascade answer as with the database up (the node's local copy)."""
+    platform, primary, replica, faults = drill
+    # A node that has carried calls has their objects cached (an object never used since the node started is not,
+    # and cannot be read while no server answers): one ordinary call from this PBX first.
+    warm = platform.call(data.PBX[pbx], "cl1", "3125550123", caller, 200, f"nodb-warm-{pbx}")
+    assert invite_final(warm) == 200, platform.diagnostics()
+    warm = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 200, "nodb-warm-in")
+    assert invite_final(warm) == 200, platform.diagnostics()
+    faults.freeze(primary)
+    faults.freeze(replica)
+    try:
+        mark = len(platform.nodes["cn1"].messages_log())
+        t0 = time.monotonic()
+        inbound = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 503, "nodb-in")
+        took_in = time.monotonic() - t0
+        assert invite_final(inbound) == 503, platform.diagnostics()
+        assert "no database server answered the look-up of tl-num/+12045552001" in platform.nodes["cn1"].messages_log()[mark:]
+        t0 = time.monotonic()
+        e911 = platform.call(data.PBX[pbx], "cl1", "911", caller, 200, f"nodb-911-{carrier}")
+        took_911 = time.monotonic() - t0
+        assert invite_final(e911) == 200, platform.diagnostics()
+        invites = [m for m in e911.at.get(carrier, []) if m.direction == "received" and m.method == "INVITE"]
+        assert len(invites) == 1 and invites[0].request_user == "911" and invites[0].header_user("From") == want_from
+        print(f"no database: inbound 503 after {took_in:.1f} s; 911 ({carrier}) answered after {took_911:.1f} s")
+        assert took_911 < 10 and took_in < 10
+    finally:
+        faults.thaw(primary)
+        faults.thaw(replica)
+        time.sleep(11)  # res_odbc skips a server that failed a connection for negative_connection_cache (10 s)
+
+
+def invite_final(result) -> int | None:
+    """The final answer to the INVITE itself (CallResult.final would also count a 200 to a CANCEL)."""
+    codes = [m.status for m in result.received if m.status and m.status >= 200 and "INVITE" in (m.header("CSeq") or "")]
+    return codes[-1] if codes else None
