@@ -63,6 +63,8 @@ def email_text(call: E911Call) -> tuple[str, str]:
     who = f"{call.account_code} ({call.client.name})" if call.client else (call.account_code or "an unknown client")
     when = f"{call.started_at:%Y-%m-%d %H:%M:%S} UTC"
     subject = f"911 call from {who}, {call.trunk or 'unknown trunk'}, at {when}"
+    if call.source == "test":
+        subject = "TEST (no 911 call was placed): " + subject
     lines = [
         f"A 911 call was placed through Trunkline at {when}.", "",
         f"Client:               {who}",
@@ -75,6 +77,8 @@ def email_text(call: E911Call) -> tuple[str, str]:
         f"Node:                 {call.node or 'not known'}",
         f"Call id:              {call.call_id}",
     ]
+    if call.source == "test":
+        lines = ["THIS IS A TEST of the 911 alerts (flask --app wsgi alerts test): no 911 call was placed.", ""] + lines
     if call.source == "cdr":
         lines += ["", "This call was found in the call records after it ended: the alert watcher did not hear of it"
                       " while it was starting."]
@@ -152,3 +156,32 @@ def deliver_due(session: Session, settings: SmtpSettings, now: datetime | None =
         done.append(delivery)
         session.commit()
     return done
+
+
+def send_test(client, settings: SmtpSettings) -> list[tuple[str, str, str | None]]:
+    """Send a test alert to each of the client's contacts now (nothing recorded): [(channel, target, error or None)].
+
+    The alert is a sample 911 call from the client's first trunk and default E911 number, marked as a test in the
+    subject, the body and the webhook's `source` ("test").
+    """
+    from app.alerts import _contacts
+
+    trunk = client.trunks[0].endpoint_id if client.trunks else ""
+    number = client.e911_number
+    call = E911Call(call_id="test-" + utc_now().strftime("%Y%m%d%H%M%S"), started_at=utc_now(), source="test",
+                    account_code=client.account_code, trunk=trunk, node=client.node.name if client.node else "",
+                    presented=number.e164 if number else "", level="client" if number else "unresolved",
+                    number=number.e164 if number else "", sent=number.e164 if number else "",
+                    carrier=number.carrier.name if number else "", address=number.e911_address if number else None)
+    call.client = client
+    results = []
+    for channel, target in _contacts(client):
+        try:
+            if channel == "email":
+                send_email(settings, target, call)
+            else:
+                send_webhook(target, call)
+            results.append((channel, target, None))
+        except (OSError, smtplib.SMTPException) as exc:
+            results.append((channel, target, str(exc)))
+    return results

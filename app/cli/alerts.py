@@ -9,7 +9,7 @@ import threading
 import click
 from flask import Flask, current_app
 
-from app.cli import fail
+from app.cli import domain_command, fail
 from app.db import Session
 
 
@@ -69,3 +69,24 @@ def register(app: Flask) -> None:
         calls = reconcile_from_cdr(Session())
         Session.commit()
         click.echo(f"alerts: {len(calls)} 911 call(s) found in the call records that were not recorded yet")
+
+    @alerts_group.command("test")
+    @click.argument("account_code")
+    @domain_command
+    def test_cmd(account_code: str):
+        """Send a test alert (marked TEST; no call is recorded) to every 911 alert contact of client ACCOUNT_CODE.
+
+        Checks the SMTP settings, the webhook and the client's addresses before a real 911 call needs them.
+        Exit status 1 when a contact could not be reached, or the client has none.
+        """
+        from app.alerts.deliver import send_test
+        from app.services import clients
+
+        client = clients.get(Session(), account_code)
+        results = send_test(client, _smtp())
+        if not results:
+            fail(f"client {account_code} has no 911 alert contact: set its 911 alert emails (or webhook) first")
+        for channel, target, error in results:
+            click.echo(f"{channel} {target}: {'sent' if error is None else 'FAILED: ' + error}")
+        if any(error for _c, _t, error in results):
+            raise SystemExit(1)

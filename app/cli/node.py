@@ -151,6 +151,11 @@ def register(app: Flask) -> None:
         # SQLite (the demo) has no accounts: the files name the account the node will have on MariaDB.
         settings.db_user = account.db_user if account is not None else node_accounts.user_name(settings.db_name, node_name)
         settings.db_password = _password(db_password_file)
+        if not settings.admin_networks:
+            # The rule set admits SSH and the manager interface from these networks only: with none, loading it would
+            # lock everyone out of the node.
+            fail("--admin-net is needed (or TRUNKLINE_ADMIN_NETWORKS): the node's firewall lets only those networks reach "
+                 "SSH and the manager interface, and with none nobody could manage the node")
         files = render_node(Session(), node_name, settings)
         for warning in render_warnings(Session(), settings):
             click.echo(f"warning: {warning}", err=True)

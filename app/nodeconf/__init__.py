@@ -120,7 +120,8 @@ class NodeSettings:
         """Database settings taken from a SQLAlchemy MariaDB URL, the rest from overrides."""
         parsed = make_url(url)
         if not parsed.drivername.startswith(("mysql", "mariadb")):
-            raise ValueError(f"nodes read MariaDB through ODBC; {parsed.drivername} is not MariaDB")
+            raise ValueError(f"nodes read MariaDB through ODBC; {parsed.drivername} is not MariaDB (the demo's database is "
+                             "SQLite): give the MariaDB the nodes read with --db-url mysql+mysqldb://HOST:3306/DATABASE")
         values = dict(db_host=parsed.host or "127.0.0.1", db_port=parsed.port or 3306, db_name=parsed.database or "trunkline",
                       db_user=parsed.username or "asterisk", db_password=parsed.password or "")
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -156,3 +156,22 @@ def test_the_client_form_fields_refuse_bad_contacts_in_plain_words(seeded):
                      clients.get(seeded, "ACME"))
     assert set(exc.value.errors) == {"alert_emails", "alert_webhook"}
     assert "write it in full, like https://" in exc.value.errors["alert_webhook"][0]
+
+
+def test_alerts_test_command_reaches_every_contact_and_records_nothing(app, seeded, acme):
+    with smtp_server() as (host, port, inbox), http_receiver() as (url, hook):
+        clients.save(seeded, {"alert_webhook": url}, SYSTEM, acme)
+        seeded.commit()
+        app.config.update(ALERT_SMTP_HOST=host, ALERT_SMTP_PORT=port)
+        result = app.test_cli_runner().invoke(args=["alerts", "test", "ACME"])
+        assert result.exit_code == 0, result.output
+        assert result.output.count(": sent") == 3
+        assert sorted(m["To"] for _t, m in inbox.messages) == ["noc@acme.example", "security@acme.example"]
+        assert inbox.messages[0][1]["Subject"].startswith("TEST (no 911 call was placed): 911 call from ACME")
+        (body,) = json_bodies(hook)
+        assert body["source"] == "test" and body["client"]["account_code"] == "ACME"
+    assert seeded.scalar(select(E911Call.id)) is None  # nothing recorded
+    closed = app.test_cli_runner().invoke(args=["alerts", "test", "ACME"])  # the SMTP server is gone now
+    assert closed.exit_code == 1 and "FAILED" in closed.output and "Traceback" not in closed.output
+    unknown = app.test_cli_runner().invoke(args=["alerts", "test", "NOPE"])
+    assert unknown.exit_code == 1 and len(unknown.output.strip().splitlines()) == 1

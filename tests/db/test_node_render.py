@@ -154,7 +154,7 @@ def test_cli_writes_the_files_for_the_nodes_own_account_with_secrets_private(see
 def test_cli_takes_the_password_from_the_environment(seeded, tmp_path, node_password):
     out = tmp_path / "cl"
     result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(out), "--db-url", "mysql+mysqldb://a@h/db"],
-                                 env={"TRUNKLINE_NODE_DB_PASSWORD": "From-The-Environment-1"})
+                                 env={"TRUNKLINE_NODE_DB_PASSWORD": "From-The-Environment-1", "TRUNKLINE_ADMIN_NETWORKS": "10.0.0.0/8"})
     assert result.exit_code == 0, result.output
     assert "password => From-The-Environment-1" in (out / "res_odbc.conf").read_text()
 
@@ -165,6 +165,8 @@ def test_cli_takes_the_password_from_the_environment(seeded, tmp_path, node_pass
     (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--rtp", "5-10"], "not within 1024-65535"),
     (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--admin-net", "bogus"], "not an IP network"),
     (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db", "--db-password-file", "/nonexistent/pw"], "No such file"),
+    # no --admin-net: the firewall would let nobody reach SSH or the manager interface (a new user's trial)
+    (["cl-ovh-bhs7", "--db-url", "mysql+mysqldb://a@h/db"], "--admin-net is needed (or TRUNKLINE_ADMIN_NETWORKS)"),
 ])
 def test_cli_errors_are_one_plain_line(seeded, tmp_path, args, message, node_password):
     result = _cli(seeded).invoke(args=["node", "render", *args[:1], "--out", str(tmp_path / "x"), *args[1:]],

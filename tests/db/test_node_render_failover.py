@@ -81,7 +81,7 @@ def test_warning_when_the_fleet_pools_exceed_a_server(topology, tmp_path, node_p
     app.config["DATABASE_URL"] = "sqlite:///unused.db"
     node_cli.register(app)
     result = app.test_cli_runner().invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "out"),
-                                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl",
+                                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl", "--admin-net", "10.9.0.0/16",
                                                                 "--db-password-file", str(node_password)])
     assert result.exit_code == 0, result.output
     assert "warning: database server db-vultr-r1" in result.stderr
@@ -119,7 +119,7 @@ def test_node_page_state_of_the_local_copy(topology, tmp_path, node_password):  
     app.config["DATABASE_URL"] = "sqlite:///unused.db"
     node_cli.register(app)
     result = app.test_cli_runner().invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "o"),
-                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl",
+                                                "--db-url", "mysql+mysqldb://a:b@10.0.0.10/tl", "--admin-net", "10.9.0.0/16",
                                                                 "--db-password-file", str(node_password)])
     assert result.exit_code == 0, result.output
     state = local_copy_state(topology, node)
