@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asterisk
 CARRIERS = [c["name"] for c in data.CARRIERS]
 PBXS = ["pbx-main", "pbx-alt", "pbx-branch"]
 ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>'
-OTHER = "2045552101"  # a number of another client, registered for 911 (fixture other_client)
+OTHER = "2045552131"  # a number of another client, registered for 911 (fixture other_client)
 
 
 def only_invite(result, label):
@@ -279,7 +279,7 @@ def unresolved_calls_of(platform, account: str) -> list[dict]:
     ("1" + OTHER, ()),                                             # 11 digits
     ("+1" + OTHER, ()),                                            # +E.164
     ("2045552002", (f"P-Asserted-Identity: <sip:+1{OTHER}@[local_ip];user=phone>",)),  # in PAI, own number in From
-    ("2045552002", ("P-Asserted-Identity: <tel:+1-204-555-2101>",)),                  # tel: URI with separators
+    ("2045552002", ("P-Asserted-Identity: <tel:+1-204-555-2131>",)),                  # tel: URI with separators
 ])
 def test_0_unresolved_911_never_presents_another_clients_number(platform, other_client, caller, headers):
     """ACME's main trunk resolves no E911 level (client default removed, trunk has none, the presented number
