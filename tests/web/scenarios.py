@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk, User
-from app.services import carriers, clients, nodes, numbers, porting, trunks
+from app.models import AuditEntry, Carrier, Client, DbServer, Node, PhoneNumber, PortOrder, Trunk, User
+from app.services import carriers, clients, db_servers, nodes, numbers, porting, trunks
 from app.services.audit import Actor
 
 SETUP = Actor("test-setup", "cli")
@@ -74,6 +74,30 @@ def _port_order(db) -> PortOrder:
 
 
 # Each scenario: (prepare(db) -> dict of ids, request(browser, ids) -> response, check(db, ids, email)).
+def _spare_db_server(db) -> DbServer:
+    server, _ = db_servers.save(db, {"name": "db-spare", "host": "10.9.0.99", "port": "3306", "role": "replica",
+                                     "hosting_provider": "Vultr"}, SETUP)
+    db.commit()
+    return server
+
+
+DB_SERVER_FORM = {"name": "db-new-1", "host": "10.9.0.5", "port": "3306", "role": "replica", "hosting_provider": "OVHcloud",
+                  "max_connections": "151"}
+
+
+def _db_server_create():
+    return (lambda db: {}, lambda b, i: b.post("/admin/db_server/new/", DB_SERVER_FORM),
+            lambda db, i, who: db.scalar(select(DbServer).where(DbServer.name == "db-new-1")) is not None)
+
+
+def _db_server_edit():
+    def prep(db):
+        return {"id": _spare_db_server(db).id}
+    form = {**DB_SERVER_FORM, "name": "db-spare", "host": "10.9.0.99", "hosting_provider": "Vultr", "max_connections": "300"}
+    return (prep, lambda b, i: b.post(f"/admin/db_server/edit/?id={i['id']}", form),
+            lambda db, i, who: db.get(DbServer, i["id"]).max_connections == 300)
+
+
 def _carrier_create():
     return (lambda db: {}, lambda b, i: b.post("/admin/carrier/new/", CARRIER_FORM),
             lambda db, i, who: db.scalar(select(Carrier).where(Carrier.name == "newtel")) is not None)
@@ -275,6 +299,10 @@ WRITE_SCENARIOS = {
     "carrier.delete_view": _delete(Carrier, _spare_carrier, "carrier"),
     "carrier.action_view": _action(Carrier, _spare_carrier, "carrier"),
     "carrier.reveal_view": _carrier_reveal(),
+    "db_server.create_view": _db_server_create(),
+    "db_server.edit_view": _db_server_edit(),
+    "db_server.delete_view": _delete(DbServer, _spare_db_server, "db_server"),
+    "db_server.action_view": _action(DbServer, _spare_db_server, "db_server"),
     "node.create_view": _node_create(),
     "node.edit_view": _node_edit(),
     "node.delete_view": _delete(Node, _spare_node, "node"),
@@ -309,7 +337,8 @@ NO_AUDIT = {"csv.discard_view"}  # writes that change no data, so they leave no 
 DISABLED = {"audit.create_view", "audit.edit_view", "audit.delete_view", "audit.action_view", "port_order.edit_view",
             "port_order.delete_view", "port_order.action_view", "user.delete_view", "user.action_view",
             "e911_call.create_view", "e911_call.edit_view", "e911_call.delete_view", "e911_call.action_view"} | {
-    f"{v}.ajax_update" for v in ("audit", "carrier", "node", "client", "trunk", "number", "port_order", "user", "e911_call")}
+    f"{v}.ajax_update" for v in ("audit", "carrier", "node", "client", "trunk", "number", "port_order", "user", "e911_call",
+                                 "db_server")}
 DISABLED_URLS = {"audit.create_view": "/admin/audit/new/", "audit.edit_view": "/admin/audit/edit/?id=1",
                  "audit.delete_view": "/admin/audit/delete/", "audit.action_view": "/admin/audit/action/",
                  "port_order.edit_view": "/admin/port_order/edit/?id=1", "port_order.delete_view": "/admin/port_order/delete/",

@@ -12,7 +12,7 @@ from app.errors import ValidationError
 from app.services import users
 from app.web import audit_view, forms, labels, once
 from app.web.security import web_actor
-from app.web.views.base import FAILED, ServiceModelView, SignedInView, form_write
+from app.web.views.base import FAILED, ReadOnlyView, ServiceModelView, form_write
 
 
 class ShownOnceView(BaseView):
@@ -30,7 +30,7 @@ class ShownOnceView(BaseView):
         return self.render("trunkline/secret_once.html", secret=secret, return_url=(secret or {}).get("return_url") or url_for("admin.index"))
 
 
-class AuditView(SignedInView):
+class AuditView(ReadOnlyView):
     """Every write, who made it, when, through which channel, and what changed; never editable.
 
     Each row is a summary line and a before/after table of the changed fields, with names instead of internal ids
@@ -63,24 +63,6 @@ class AuditView(SignedInView):
         data = list(data)
         audit_view.preload(data)
         return count, data
-
-    @property
-    def can_create(self) -> bool:  # type: ignore[override]
-        return False
-
-    @property
-    def can_edit(self) -> bool:  # type: ignore[override]
-        return False
-
-    @property
-    def can_delete(self) -> bool:  # type: ignore[override]
-        return False
-
-    def get_actions_list(self):
-        return [], {}
-
-    def is_action_allowed(self, name):
-        return False
 
 
 class UserView(ServiceModelView):

@@ -156,6 +156,28 @@ class NamedDeleteRowAction(DeleteRowAction):
                                         title=f"Delete {view.entity.replace('_', ' ')} {label}")
 
 
+class ReadOnlyView(SignedInView):
+    """A list and details that nobody edits (the audit log, 911 calls): no create, edit, delete or bulk action."""
+
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return False
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return False
+
+    @property
+    def can_delete(self) -> bool:  # type: ignore[override]
+        return False
+
+    def get_actions_list(self):
+        return [], {}
+
+    def is_action_allowed(self, name):
+        return False
+
+
 class ServiceModelView(SignedInView):
     """A model view whose create, update and delete call `service.save` / `service.delete`."""
 

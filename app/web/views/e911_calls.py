@@ -5,7 +5,7 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from app.alerts.deliver import LEVEL_WORDS
-from app.web.views.base import SignedInView
+from app.web.views.base import ReadOnlyView
 
 
 def _alerts(view, context, model, name):
@@ -21,28 +21,10 @@ def _alerts(view, context, model, name):
     return Markup("<br>".join(parts))
 
 
-class E911CallView(SignedInView):
+class E911CallView(ReadOnlyView):
     """Every 911 call recorded as it started (source node) or found in the call records afterwards (source cdr); read only."""
 
     page_size = 50
-
-    @property
-    def can_create(self) -> bool:  # type: ignore[override]
-        return False
-
-    @property
-    def can_edit(self) -> bool:  # type: ignore[override]
-        return False
-
-    @property
-    def can_delete(self) -> bool:  # type: ignore[override]
-        return False
-
-    def get_actions_list(self):
-        return [], {}
-
-    def is_action_allowed(self, name):
-        return False
 
     def search_placeholder(self):
         return "Client, trunk, number or call id"
