@@ -10,8 +10,13 @@ for extra in scripts/test_prereqs.d/*.sh; do
 done
 .venv/bin/ruff check .
 set +e
-.venv/bin/python -m pytest tests "$@"
+# The database failover drill starts a platform of its own on the loopback addresses of this process's e2e
+# platform (tests/e2e/data.NET): it runs in a second pytest process, with addresses of its own.
+.venv/bin/python -m pytest tests --ignore=tests/e2e/test_db_failover.py "$@"
 rc=$?
+.venv/bin/python -m pytest tests/e2e/test_db_failover.py "$@"
+rc2=$?
+[ "$rc" -eq 0 ] && rc=$rc2
 set -e
 # pytest's exit 5 means no test ran: that is a failure here, never a pass.
 exit $rc

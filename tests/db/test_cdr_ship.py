@@ -95,7 +95,7 @@ def test_migration_keeps_legacy_duplicates_and_builds_the_unique_key(backend, tm
             for seq in (5, 5, 6):  # two legacy nodes wrote the same uniqueid and sequence in the same second
                 conn.execute(text("INSERT INTO cdr (uniqueid, sequence, accountcode) VALUES ('1700000000.12', :s, 'X')"),
                              {"s": seq})
-        upgrade(url)
+        upgrade(url, "0003h")
         assert current_revision(url) == "0003h"
         with engine.connect() as conn:
             got = [tuple(r) for r in conn.execute(text("SELECT uniqueid, sequence FROM cdr ORDER BY id"))]
@@ -103,7 +103,7 @@ def test_migration_keeps_legacy_duplicates_and_builds_the_unique_key(backend, tm
         with pytest.raises(Exception, match="(?i)duplicate|unique"), engine.begin() as conn:
             conn.execute(text("INSERT INTO cdr (uniqueid, sequence) VALUES ('1700000000.12', 6)"))
         command.downgrade(alembic_config(url), "-1")  # 0003h down: the unique key and the tables go
-        upgrade(url)
+        upgrade(url, "0003h")
         engine.dispose()
 
     if backend == "sqlite":

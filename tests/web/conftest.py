@@ -105,3 +105,10 @@ def as_role(app, accounts):
         assert response.status_code == 302, response.text
         return b
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_ami_secret_from_other_tests(monkeypatch):
+    """Web tests set the AMI secret in the app's config when they want live state; the e2e platform, alive for the
+    whole session in the same process, leaves TRUNKLINE_AMI_SECRET in the environment for its own nodes."""
+    monkeypatch.delenv("TRUNKLINE_AMI_SECRET", raising=False)
