@@ -204,7 +204,7 @@ def main() -> int:
         upgrade(url)
         info = _load(url, args.numbers, args.cdr)
         print(f"database {name}: {info['numbers']} numbers ({info['heavy_trunk_numbers']} on one trunk), {info['cdr_rows']} call "
-              f"records over 60 days; bulk insert {info['insert_s']:.1f} s, realtime projection rebuild {info['projection_s']:.1f} s, "
+              f"records over 365 days; bulk insert {info['insert_s']:.1f} s, realtime projection rebuild {info['projection_s']:.1f} s, "
               f"call records {info['cdr_s']:.1f} s")
         print(f"call rollup: rebuilt from {info['cdr_rows']:,} records in {info['rollup_s']:.1f} s; the every-minute refresh "
               f"after {info['refresh_rows']} new records (a minute at 4,000,000 calls a month) took {info['refresh_s']:.2f} s")

@@ -21,10 +21,12 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column('id', sa.Integer(), primary_key=True, autoincrement=True))
             batch_op.add_column(sa.Column('call_id', sa.String(length=150), nullable=True))
             batch_op.create_index('ix_cdr_call_id', ['call_id'], unique=False)
+            batch_op.create_index('ix_cdr_userfield_start', ['userfield', 'start'], unique=False)
     else:
         # Existing rows are numbered in their current order; new ones by the database as they arrive.
         op.execute('ALTER TABLE cdr ADD COLUMN id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY FIRST, '
-                   'ADD COLUMN call_id VARCHAR(150) NULL, ADD INDEX ix_cdr_call_id (call_id)')
+                   'ADD COLUMN call_id VARCHAR(150) NULL, ADD INDEX ix_cdr_call_id (call_id), '
+                   'ADD INDEX ix_cdr_userfield_start (userfield, start)')
     op.create_table('call_rollup',
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('accountcode', sa.String(length=80), nullable=False),
@@ -103,6 +105,7 @@ def downgrade() -> None:
     op.drop_table('call_rollup_state')
     op.drop_table('call_rollup')
     with op.batch_alter_table('cdr', schema=None) as batch_op:
+        batch_op.drop_index('ix_cdr_userfield_start')
         batch_op.drop_index('ix_cdr_call_id')
         batch_op.drop_column('call_id')
         batch_op.drop_column('id')
