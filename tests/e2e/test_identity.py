@@ -252,10 +252,11 @@ def test_3_registering_pbx_911_resolves_at_the_number_level(platform, registered
 
 
 # ---- 0. an unresolved 911 call never presents another client's number ----
-@pytest.fixture
+@pytest.fixture(scope="module")
 def other_client(platform):
     """Another client holding OTHER, registered for 911 at its own address; its node (an active client needs
-    one) is not started: only its data matters here."""
+    one) is not started: only its data matters here. Removed afterwards: the platform is shared, and the carrier
+    node would otherwise go on qualifying that never-started node (tests/e2e/test_node_accounts.py)."""
     with OrmSession(platform.engine) as session:
         if session.scalar(select(Client).where(Client.account_code == "OTHR")) is None:
             nodes.save(session, dict(name="cl9", role="client", public_ip=data.ip(19), sip_port=5060,
@@ -265,6 +266,15 @@ def other_client(platform):
                                    "e911_address": "9 Other St"}, data.ACTOR)
             clients.save(session, {"e911_number": OTHER, "main_number": OTHER}, data.ACTOR, clients.get(session, "OTHR"))
             session.commit()
+    node_push.wait()
+    yield
+    with OrmSession(platform.engine) as session:
+        client = clients.get(session, "OTHR")
+        clients.save(session, {"e911_number": "", "main_number": ""}, data.ACTOR, client)
+        numbers.delete(session, numbers.get(session, OTHER), data.ACTOR)
+        clients.delete(session, client, data.ACTOR)
+        nodes.delete(session, nodes.get(session, "cl9"), data.ACTOR)
+        session.commit()
     node_push.wait()
 
 
