@@ -84,7 +84,7 @@ def full_tables_transform(platform: Platform, node: str, etc: Path) -> None:
     for name, pairs in (("res_odbc.conf", [(r"^username => .*$", f"username => {admin.username}"),
                                            (r"^password => .*$", f"password => {admin.password or ''}")]),
                         ("odbc.ini", [(r"^User = .*$", f"User = {admin.username}"), (r"^Password = .*$", f"Password = {admin.password or ''}")]),
-                        ("extconfig.conf", [(r",node_(\w+)$", r",\1")]),
+                        ("extconfig.conf", [(r",node_(\w+)(,\d+)?$", r",\1\2")]),  # lines end with the priority
                         ("func_odbc.conf", [(r"FROM node_extensions ", "FROM extensions ")])):
         path = etc / name
         content = path.read_text()
