@@ -55,6 +55,7 @@ CONNECT_TIMEOUT = 1.0  # seconds to open the TCP connection (a blackholed addres
 NODE_DEADLINE = 2.0  # seconds for the whole exchange with one node
 PAGE_WAIT = 0.25  # seconds a page waits for the nodes it shows (a node 20 ms away answers in ~150 ms: 7 round trips)
 SEEN_WRITE_EVERY = timedelta(seconds=60)  # node_last_seen is rewritten at most this often per node (and on each flip)
+KNOWN_DOWN_FOR = SEEN_WRITE_EVERY.total_seconds() + 30  # a node_last_seen error row younger than this: known down
 
 log = logging.getLogger(__name__)
 _CHANNEL_RE = re.compile(r"^PJSIP/(?P<endpoint>.+)-[0-9a-f]{8}$")
@@ -114,6 +115,7 @@ class NodeState:
     registrations: list[OutboundRegistration] = field(default_factory=list)
     elapsed_ms: float = 0.0
     last_seen: datetime | None = None  # UTC, from node_last_seen when the node did not answer now
+    recorded: bool = False  # not an answer of this process: node_last_seen's last failure (asked again meanwhile)
 
     @property
     def up(self) -> bool:
@@ -219,15 +221,34 @@ def endpoints_of(session: OrmSession, node: Node) -> tuple[str, ...]:
     return tuple(c.endpoint_id for c in session.scalars(select(Carrier).where(Carrier.enabled.is_(True)).order_by(Carrier.name)))
 
 
+@dataclass
+class Asked:
+    """Questions sent to nodes by `ask`, answered by `collect`: a page sends them first and does its database work
+    while the nodes answer, so the wait overlaps the page's own work."""
+
+    nodes: list[Node]
+    out: dict[int, NodeState]
+    futures: dict[int, Future]
+    known_down: dict[int, NodeState]
+    seen_rows: dict[int, NodeLastSeen]
+    started: float
+
+
 def node_states(session: OrmSession, nodes: list[Node], wait_s: float = PAGE_WAIT) -> dict[int, NodeState]:
     """{node id: NodeState} for these nodes, asked in parallel, answers reused for TTL s, waiting at most wait_s.
 
     Retired nodes are not asked (state 'off'); without an AMI secret nothing is asked (state 'off')."""
+    return collect(session, ask(session, nodes), wait_s)
+
+
+def ask(session: OrmSession, nodes: list[Node]) -> Asked:
+    """Send the questions for these nodes now (answers reused for TTL s); `collect` waits for them."""
     secret, port = node_push.ami_settings()
     out: dict[int, NodeState] = {}
     futures: dict[int, Future] = {}
     known_down: dict[int, NodeState] = {}  # the previous answer said unreachable: shown while it is asked again
     now = time.time()
+    started = time.monotonic()
     for node in nodes:
         if not secret or node.state not in LIVE_NODE_STATES:
             out[node.id] = NodeState(node.id, node.name, node.public_ip, "off",
@@ -247,9 +268,31 @@ def node_states(session: OrmSession, nodes: list[Node], wait_s: float = PAGE_WAI
                 _inflight[key] = future
                 future.add_done_callback(lambda f, key=key, gen=_generation[0]: _store(key, f, gen))
         futures[node.id] = future
+    seen_rows = _seen_rows(session, [n.id for n in nodes if n.id in futures or (n.id in out and out[n.id].state != "off")])
+    for node_id in futures:
+        row = seen_rows.get(node_id)
+        if node_id in known_down or row is None or row.error is None or row.checked_at is None:
+            continue
+        # Found unreachable by any admin process lately (this one restarted, another worker asked): not waited for
+        # either. Such a row is rewritten at least every SEEN_WRITE_EVERY while the node stays down, and at once by
+        # whoever sees the node answer again, so a recent error row is the last word on the node.
+        checked = row.checked_at.replace(tzinfo=UTC).timestamp()
+        if now - checked < KNOWN_DOWN_FOR:
+            node = next(n for n in nodes if n.id == node_id)
+            known_down[node_id] = NodeState(node.id, node.name, node.public_ip, "unreachable", checked_at=checked,
+                                            error=f"{row.error} (checked {ago(now - checked)} ago; asking again)",
+                                            recorded=True)
+    return Asked(nodes, out, futures, known_down, seen_rows, started)
+
+
+def collect(session: OrmSession, asked: Asked, wait_s: float = PAGE_WAIT) -> dict[int, NodeState]:
+    """{node id: NodeState}: the answers to `ask`'s questions, waiting at most wait_s from when they were asked (a node
+    known to be unreachable is not waited for: its last answer is shown while it is asked again)."""
+    nodes, out, futures, known_down = asked.nodes, asked.out, asked.futures, asked.known_down
     waited_for = [f for node_id, f in futures.items() if node_id not in known_down]
-    if waited_for:
-        wait(waited_for, timeout=wait_s)
+    remaining = wait_s - (time.monotonic() - asked.started)
+    if waited_for and remaining > 0:
+        wait(waited_for, timeout=remaining)
     by_id = {n.id: n for n in nodes}
     for node_id, future in futures.items():
         if future.done() and future.exception() is None:
@@ -260,8 +303,18 @@ def node_states(session: OrmSession, nodes: list[Node], wait_s: float = PAGE_WAI
             node = by_id[node_id]
             out[node_id] = NodeState(node.id, node.name, node.public_ip, "waiting",
                                      error=f"no answer within {wait_s:g} s (still asking; the next page shows the answer)")
-    _remember(session, out, by_id)
+    _remember(session, out, asked.seen_rows)
     return out
+
+
+def _seen_rows(session: OrmSession, node_ids: list[int]) -> dict[int, NodeLastSeen]:
+    if not node_ids:
+        return {}
+    try:
+        return {r.node_id: r for r in session.scalars(select(NodeLastSeen).where(NodeLastSeen.node_id.in_(node_ids)))}
+    except SQLAlchemyError:  # best effort, as the writes: the page shows what the nodes say
+        session.rollback()
+        return {}
 
 
 def _store(key: tuple, future: Future, generation: int) -> None:
@@ -281,13 +334,17 @@ def clear_cache() -> None:
         _inflight.clear()  # questions still running are not waited for (their answers are still stored)
 
 
-def _remember(session: OrmSession, states: dict[int, NodeState], nodes: dict[int, Node]) -> None:
+def _remember(session: OrmSession, states: dict[int, NodeState], rows: dict[int, NodeLastSeen]) -> None:
     """Keep node_last_seen: last answer time for nodes that answered, and the failure for those that did not; fills
-    NodeState.last_seen for the ones that did not answer now. Best effort: a failed write never breaks the page."""
+    NodeState.last_seen for the ones that did not answer now. Best effort: a failed write never breaks the page.
+    `rows`: the node_last_seen rows of these nodes, as `ask` read them."""
     asked = [s for s in states.values() if s.state in ("up", "unreachable", "waiting")]
+    for state in asked:
+        if state.recorded:
+            state.last_seen = rows[state.node_id].seen_at
+    asked = [s for s in asked if not s.recorded]  # node_last_seen already says so
     if not asked:
         return
-    rows = {r.node_id: r for r in session.scalars(select(NodeLastSeen).where(NodeLastSeen.node_id.in_([s.node_id for s in asked])))}
     now = utc_now()
     dirty = False
     for state in asked:
@@ -431,10 +488,16 @@ def carrier_live(session: OrmSession, carrier) -> list[dict]:
     return out
 
 
-def dashboard_nodes(session: OrmSession) -> list[dict]:
+def ask_dashboard_nodes(session: OrmSession) -> Asked:
+    """Send the dashboard's questions (every live node) before the page's other work; `dashboard_nodes` collects."""
+    return ask(session, list(session.scalars(select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.role, Node.name))))
+
+
+def dashboard_nodes(session: OrmSession, asked: Asked | None = None) -> list[dict]:
     """Every live node (active, draining) with its state in words, unreachable ones first."""
-    nodes = list(session.scalars(select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.role, Node.name)))
-    states = node_states(session, nodes)
+    asked = asked or ask_dashboard_nodes(session)
+    nodes = asked.nodes
+    states = collect(session, asked)
     rows = [{"node": n, "state": states[n.id], "summary": node_summary(states[n.id])} for n in nodes]
     rows.sort(key=lambda r: (r["state"].up or r["state"].state == "off", r["node"].role, r["node"].name))
     return rows

@@ -10,10 +10,12 @@ loopback address where its manager interface (AMI) cannot be had, on one port pi
 - 1 node "silent": the connection is accepted but nothing is ever said (a hung Asterisk: the read times out).
 Each page is requested in-process through the Flask test client as a signed-in admin (server time: routing,
 queries, AMI questions, rendering; no network to the browser), in three situations:
-- cold: the answer cache just emptied (first view after start or after the cache time);
+- first: nothing known about the nodes (no answer in memory, no node_last_seen row): the page waits PAGE_WAIT;
+- cold: the answer cache just emptied (first view after an admin restart, or in another worker): node_last_seen
+  says the nodes were found unreachable a moment ago, so the page does not wait for them;
 - cached: within node_state.TTL of the previous view;
 - expired: after the cache time, with the nodes already known unreachable (asked again in the background).
-Prints min / median / p95 / max per page and situation; exits 1 when a median is over 500 ms (issue 12), and names
+Prints min / median / p95 / max per page and situation; exits 1 when any request took over 500 ms (issue 12), and names
 the slowest request (on a shared machine a single request can be slowed by other work: "cached" needs no AMI wait).
 """
 
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scratch import create_scratch_db, drop_scratch_db  # noqa: E402
-from sqlalchemy import select, update  # noqa: E402
+from sqlalchemy import delete, select, update  # noqa: E402
 from sqlalchemy.orm import Session as OrmSession  # noqa: E402
 
 BUDGET_MS = 500.0
@@ -77,7 +79,7 @@ def main() -> int:
     from app import create_app, node_state
     from app.db import make_engine
     from app.migrations import upgrade
-    from app.models import Carrier, Node, Trunk
+    from app.models import Carrier, Node, NodeLastSeen, Trunk
     from app.projection import apply_pending
     from app.services import trunks, users
     from app.services.audit import Actor
@@ -135,8 +137,15 @@ def main() -> int:
             return elapsed
 
         client.get("/admin/usage/")  # warm up templates and the ORM outside the measured pages
+        forget_engine = make_engine(url)
         for label, path in pages:
-            cold, cached, expired = [], [], []
+            cold, cached, expired, first = [], [], [], []
+            for _ in range(3):  # nothing known about the nodes at all: no answer in memory, no node_last_seen row
+                node_state.clear_cache()
+                with forget_engine.begin() as conn:
+                    conn.execute(delete(NodeLastSeen))
+                first.append(timed(path))
+                time.sleep(node_state.NODE_DEADLINE + 0.2)
             for _ in range(max(3, args.runs // 5)):
                 node_state.clear_cache()
                 cold.append(timed(path))
@@ -147,7 +156,8 @@ def main() -> int:
                 expired.append(timed(path))
             text = client.get(path).text
             shown = len(re.findall(r"[Uu]nreachable", text))
-            results += [(label, "cold", cold, shown), (label, "cached", cached, shown), (label, "expired", expired, shown)]
+            results += [(label, "first", first, shown), (label, "cold", cold, shown), (label, "cached", cached, shown),
+                        (label, "expired", expired, shown)]
         print(f"{'page':48} {'situation':9} {'n':>3} {'min':>7} {'median':>7} {'p95':>7} {'max':>7}  ms")
         worst, worst_median = 0.0, 0.0
         for label, situation, times, _shown in results:
@@ -157,7 +167,7 @@ def main() -> int:
             print(f"{label:48} {situation:9} {len(times):>3} {times[0]:7.1f} {statistics.median(times):7.1f} {p95:7.1f} "
                   f"{times[-1]:7.1f}")
         print(f"highest median: {worst_median:.1f} ms, slowest request: {worst:.1f} ms (budget {BUDGET_MS:g} ms per page)")
-        return 0 if worst_median <= BUDGET_MS else 1
+        return 0 if worst <= BUDGET_MS else 1  # every request, not only the medians
     finally:
         for s in keep:
             s.close()

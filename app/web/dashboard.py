@@ -182,6 +182,7 @@ class DashboardView(AdminIndexView):
     @expose("/")
     def index(self):
         session = Session()
+        asked = node_state.ask_dashboard_nodes(session)  # the nodes answer while the page reads the database
         client_filter = request.args.get("client") or None
         carrier_filter = request.args.get("carrier") or None
         providers, provider_warnings = nodes_by_provider(session)
@@ -192,7 +193,7 @@ class DashboardView(AdminIndexView):
                            call_problems=call_problems(session),
                            providers=providers, provider_warnings=provider_warnings, traffic=traffic, draining=draining_nodes(session),
                            day_chart=bar_chart(traffic["days"]), month_chart=bar_chart(traffic["months"], label_every=1),
-                           live_nodes=node_state.dashboard_nodes(session),
+                           live_nodes=node_state.dashboard_nodes(session, asked),
                            client_filter=client_filter, carrier_filter=carrier_filter, stale_calls=stale_calls,
                            client_codes=list(session.scalars(select(Client.account_code).order_by(Client.account_code))),
                            carrier_names=list(session.scalars(select(Carrier.name).order_by(Carrier.name))))

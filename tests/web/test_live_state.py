@@ -124,6 +124,14 @@ def test_a_blackholed_node_costs_a_page_the_short_wait_once_then_nothing(app, we
         time.sleep(node_state.CONNECT_TIMEOUT + 0.3)  # the background question times out: unreachable, remembered
         second = text_of(b.get("/admin/"))
         assert "cn-ovh-bhs1 carrier unreachable: no answer from 127.0.0.1" in second
+        # Another worker, or this one after a restart: nothing in memory, but node_last_seen says the node was found
+        # unreachable a moment ago, so no page waits for it again (it is asked again in the background).
+        node_state.clear_cache()
+        third = text_of(b.get("/admin/"))
+        panel = third[third.index(" Nodes cn-"):third.index(" Counts ")]
+        assert "cn-ovh-bhs1 carrier unreachable: no answer from 127.0.0.1" in panel and "ago; asking again)" in panel, panel
+        listed = text_of(b.get("/admin/node/"))
+        assert "ago; asking again)" in listed or "no answer from 127.0.0.1" in listed, listed
     finally:
         for f in fillers:
             f.close()
