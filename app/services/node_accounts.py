@@ -106,7 +106,7 @@ def ensure(session: Session, node: Node, actor: Actor, *, host: str | None = Non
         statements = [(f"DROP USER IF EXISTS {who}", {}), (f"CREATE USER {who} IDENTIFIED BY :pw", {"pw": password})]
         statements += [(f"GRANT {privilege} ON `{database}`.`{obj}` TO {who}", {}) for privilege, obj in grant_objects()]
         _run(engine, statements)
-        session.info.setdefault(_ON_ROLLBACK, []).append((engine, f"DROP USER IF EXISTS {who}"))
+        _queue(session, _ON_ROLLBACK, engine, f"DROP USER IF EXISTS {who}")
         account = NodeAccount(node_id=node.id, db_user=user, host=host, created_at=utc_now(), rotated_at=utc_now())
         session.add(account)
         session.flush()
@@ -133,7 +133,7 @@ def drop(session: Session, node: Node, actor: Actor, reason: str) -> bool:
     if account is None:
         return False
     who = _account(account.db_user, account.host)
-    session.info.setdefault(_AFTER_COMMIT, []).append((_engine(session), f"DROP USER IF EXISTS {who}"))
+    _queue(session, _AFTER_COMMIT, _engine(session), f"DROP USER IF EXISTS {who}")
     record(session, actor, "delete", ENTITY, node.name, {"user": account.db_user, "host": account.host}, None,
            summary=f"database account {account.db_user}@{account.host} dropped: node {node.name} {reason}")
     session.delete(account)
@@ -151,8 +151,27 @@ def exists_in_database(session: Session, account: NodeAccount) -> bool | None:
         return None
 
 
-def _run_pending(session: Session, key: str) -> None:
-    for engine, statement in session.info.pop(key, []):
+def _queue(session: Session, key: str, engine: Engine, statement: str) -> None:
+    """Keep a statement to run after the commit (or the rollback), with the savepoint it was queued in (None:
+    the outer transaction), so that a savepoint rolled back undoes its own statements only."""
+    session.info.setdefault(key, []).append((session.get_nested_transaction(), engine, statement))
+
+
+def _queued_in(transaction, savepoint) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _run_pending(session: Session, key: str, only_in=None) -> None:
+    """Run the statements queued under key (only those queued inside savepoint only_in, when given)."""
+    pending = session.info.pop(key, [])
+    if only_in is not None:
+        session.info[key] = [entry for entry in pending if not _queued_in(entry[0], only_in)]
+        pending = [entry for entry in pending if _queued_in(entry[0], only_in)]
+    for _transaction, engine, statement in pending:
         try:
             _run(engine, [(statement, {})])
         except Exception:  # noqa: BLE001 - after the commit nothing can be undone; say so loudly
@@ -170,6 +189,12 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is not None:
-        return  # a savepoint: the outer transaction may still commit
+        # A savepoint rolled back while the outer transaction may still commit: what it created goes now, what it
+        # would have dropped after the commit stays (its node row is back).
+        if previous_transaction.nested:
+            _run_pending(session, _ON_ROLLBACK, only_in=previous_transaction)
+            pending = session.info.get(_AFTER_COMMIT, [])
+            session.info[_AFTER_COMMIT] = [entry for entry in pending if not _queued_in(entry[0], previous_transaction)]
+        return
     session.info.pop(_AFTER_COMMIT, None)
     _run_pending(session, _ON_ROLLBACK)

@@ -305,6 +305,27 @@ def test_retire_delete_and_replace_handle_the_accounts_audited(platform_db):
         assert trunk is not None
 
 
+def test_a_savepoint_rolled_back_undoes_only_its_own_account_statements(platform_db):
+    """A savepoint (as a per-row CSV import or a caller's own begin_nested uses) that creates or drops an account
+    and rolls back, inside a transaction that then commits."""
+    engine, url, passwords = platform_db
+    with OrmSession(engine) as session:
+        globex = session.scalar(select(Client).where(Client.account_code == "GLOBEX"))
+        savepoint = session.begin_nested()
+        rolled = replace_node(session, globex, {"name": "cl-savepoint", "public_ip": "192.0.2.97"}, ACTOR)
+        assert _mysql_users(engine, rolled.db_user) == ["192.0.2.97"]
+        savepoint.rollback()
+        assert _mysql_users(engine, rolled.db_user) == []  # created in the savepoint: dropped with it
+        spare = session.scalar(select(Node).where(Node.name == "cn-vultr-tor1"))
+        savepoint = session.begin_nested()
+        nodes.save(session, {"state": "retired"}, ACTOR, spare)
+        savepoint.rollback()
+        session.commit()
+        assert _mysql_users(engine, passwords["cn-vultr-tor1"][0]) == [HOST]  # its retirement was undone: kept
+        assert session.scalar(select(Node).where(Node.name == "cl-savepoint")) is None
+    assert read_as(url, passwords["cn-vultr-tor1"], "ps_endpoints")
+
+
 def test_an_accounts_role_and_client_are_derived_and_checked_by_verify(platform_db):
     engine, url, passwords = platform_db
     user = passwords["cl-vultr-tor3"][0]
