@@ -258,7 +258,13 @@ def write_node(files: dict[str, str], out: Path) -> list[Path]:
 
 @dataclass
 class Dsn:
-    """One ODBC connection of a node: a res_odbc section and its odbc.ini DSN (same name)."""
+    """One ODBC connection of a node: a res_odbc section (name: by position in the read order) and the odbc.ini
+    DSN it opens (odbc: by server, `<dsn>-<server>`; without a topology the same name as the section).
+
+    The sections are named by position so extconfig.conf, func_odbc.conf and cdr_adaptive_odbc.conf keep naming
+    the same connections whatever the topology; the DSNs are named by server so that a promotion, which changes
+    only the order, leaves odbc.ini as it is: odbc.ini usually lives in /etc, outside the directory the manager
+    interface may write (main/manager.c is_restricted_file), and `db promote` rewrites the rest over AMI."""
 
     name: str
     server: str  # database server name ('' without a topology)
@@ -266,6 +272,10 @@ class Dsn:
     port: int
     pool: int
     priority: int  # 1 = read first
+    odbc: str = ""
+
+    def __post_init__(self) -> None:
+        self.odbc = self.odbc or self.name
 
 
 def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -> dict:
@@ -286,12 +296,15 @@ def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -
             write = write or ((primary.name, primary.host, primary.port) if primary else None)
     if not servers:
         servers = [("", settings.db_host, settings.db_port)]
-    dsns = [Dsn(settings.dsn if i == 0 else f"{settings.dsn}_{i + 1}", name, host, port, pool, i + 1)
+    def odbc_name(server: str) -> str:
+        return f"{settings.dsn}-{server}" if server else ""
+
+    dsns = [Dsn(settings.dsn if i == 0 else f"{settings.dsn}_{i + 1}", name, host, port, pool, i + 1, odbc_name(name))
             for i, (name, host, port) in enumerate(servers)]
     write = write or servers[0]
     cdr_dsn = next((d for d in dsns if (d.host, d.port) == (write[1], write[2])), None)
     if cdr_dsn is None:
-        cdr_dsn = Dsn(f"{settings.dsn}_cdr", write[0], write[1], write[2], POOL_MIN, 0)
+        cdr_dsn = Dsn(f"{settings.dsn}_cdr", write[0], write[1], write[2], POOL_MIN, 0, odbc_name(write[0]))
         extra = [cdr_dsn]
     else:
         extra = []

@@ -49,6 +49,9 @@ def test_read_order_local_replica_other_replicas_primary(topology):
     assert re.findall(r"^\[(\S+)\]$", res, re.M) == ["trunkline", "trunkline_2", "trunkline_3"]
     servers = re.findall(r"^Server = (\S+)$", files["odbc.ini"], re.M)
     assert servers == ["10.0.0.11", "10.1.0.11", "10.0.0.10"]
+    # Connections by position, DSNs by server: a promotion reorders the first, never renames the second.
+    assert re.findall(r"^dsn => (\S+)$", res, re.M) == ["trunkline-db-ovh-r1", "trunkline-db-vultr-r1", "trunkline-db-primary"]
+    assert re.findall(r"^\[(\S+)\]$", files["odbc.ini"], re.M) == ["trunkline-db-ovh-r1", "trunkline-db-vultr-r1", "trunkline-db-primary"]
     assert files["odbc.ini"].count("READ_TIMEOUT = 3") == 3 and "connect_timeout => 3" in res
     ext = files["extconfig.conf"]
     assert re.findall(r"^extensions => (\S+)$", ext, re.M) == [
