@@ -240,7 +240,11 @@ def test_manager_interface_for_the_admin_networks_only_when_a_secret_is_set(seed
     assert "bindaddr = 192.0.2.21" in manager
     assert "[trunkline]" in manager and "secret = p4ss" in manager
     assert "deny = 0.0.0.0/0.0.0.0" in manager and "permit = 10.50.0.0/16" in manager
-    assert "read = system" in manager and "write = system" in manager
+    assert "read = system,user\n" in manager and "write = system,config\n" in manager
+    # config (UpdateConfig: any file of the node's configuration directory) only from the admin networks.
+    account = manager.split("[trunkline]")[1]
+    assert [line for line in account.splitlines() if line.startswith(("permit", "deny"))] == [
+        "deny = 0.0.0.0/0.0.0.0", "permit = 10.50.0.0/16"]
     assert "tcp dport { 22, 5039 }" in files["nftables.conf"]
     nft_check(files["nftables.conf"], tmp_path)
     written = {p.name: p for p in write_node(files, tmp_path / "out")}
