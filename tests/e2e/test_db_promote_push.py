@@ -1,0 +1,129 @@
+"""`db promote` brings the running nodes up to date over AMI (issue 13: "re-render and push what nodes need").
+
+A loopback GTID primary and two replicas (scripts/db_loopback.py) hold the platform's database; the three nodes
+are rendered by `node render` with the servers recorded, so they read r1 (their hosting provider) first, then the
+other servers, and insert CDRs through the connection of the primary p. p is killed: a call still goes through
+(read from r1) but its CDR cannot be inserted (the spool keeps it). `db promote r2` then rewrites every node's
+res_odbc.conf over AMI (GetConfig / UpdateConfig / Reload, app/node_reconfig.py): the CDR connection now opens
+r2's DSN, and the next call's CDR is inserted on r2, the new primary, without a restart; with r1 stopped as well,
+the look-ups of the next call are answered by r2 through the reloaded connections.
+
+Runs in the second pytest process of scripts/test.sh (its platform takes the e2e addresses).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import time
+
+import pytest
+
+from tests.e2e import data
+from tests.e2e.dbcluster import IN_CI, available, flask, loopback
+from tests.e2e.harness import Platform, Unavailable
+
+pytestmark = pytest.mark.asterisk
+
+
+def _prepare(p, r1, r2):
+    def prepare(platform, session):
+        from app.services import db_servers
+        from app.services.audit import Actor
+
+        actor = Actor("e2e", "cli")
+        for inst, role, provider in ((p, "primary", "elsewhere"), (r1, "replica", data.CLIENT_NODE["hosting_provider"]),
+                                     (r2, "replica", "elsewhere")):
+            db_servers.save(session, {"name": inst.name, "host": inst.host, "port": inst.port, "role": role,
+                                      "hosting_provider": provider}, actor)
+    return prepare
+
+
+@pytest.fixture(scope="module")
+def promoted_platform(tmp_path_factory):
+    reason = available()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"loopback MariaDB required when CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+    work = tmp_path_factory.mktemp("promote-push")
+    servers = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(44), 3306), ("r1", data.ip(45), 3306),
+                                                         ("r2", data.ip(46), 3306)])
+    p, r1, r2 = servers
+    platform = Platform(work, trace=True, verbose=False, lookup="odbc", rtp_base=30000 + 3000 * random.randint(0, 10),
+                        mariadb_url=f"mysql+mysqldb://root@{p.host}:3306", prepare=_prepare(p, r1, r2))
+    try:
+        platform.start()
+    except BaseException as exc:
+        platform.stop()
+        for inst in servers:
+            loopback.stop(inst, signal.SIGKILL)
+        if not isinstance(exc, Unavailable):
+            raise
+        if IN_CI:
+            pytest.fail(f"the Asterisk sandbox is required when CI=true: {exc}", pytrace=False)
+        pytest.skip(f"Asterisk sandbox unavailable: {exc}")
+    yield platform, p, r1, r2
+    # The primary the platform was created on is gone: its database and accounts go with the cluster.
+    platform._db_created = False
+    platform.node_accounts = {}
+    platform.stop()
+    for inst in servers:
+        if inst.pid:
+            loopback.stop(inst, signal.SIGKILL)
+
+
+def _cdrs(inst, platform) -> int:
+    return inst.sql(f"SELECT COUNT(*) AS n FROM {platform.db_name}.cdr")[0]["n"]
+
+
+def _wait_cdrs(inst, platform, above: int, timeout: float = 10) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        n = _cdrs(inst, platform)
+        if n > above or time.monotonic() > deadline:
+            return n
+        time.sleep(0.5)
+
+
+def _etc(platform, node: str):
+    return platform.root / platform.inner.lstrip("/") / node / "etc"
+
+
+def test_promote_pushes_the_new_read_order_and_cdr_server_to_every_node(promoted_platform):
+    platform, p, r1, r2 = promoted_platform
+    loopback.wait_caught_up(r1, p)
+    loopback.wait_caught_up(r2, p)
+    cdr_conn = re.search(r"^connection = (\S+)$", (_etc(platform, "cl1") / "cdr_adaptive_odbc.conf").read_text(), re.M)[1]
+    res = (_etc(platform, "cl1") / "res_odbc.conf").read_text()
+    assert f"[{cdr_conn}]" in res and re.search(rf"\[{cdr_conn}\][^\[]*dsn => trunkline-p\n", res)
+
+    # The primary dies: calls go on (read from r1), their CDRs cannot be inserted anywhere (the spool keeps them).
+    loopback.stop(p, signal.SIGKILL)
+    before = _cdrs(r2, platform)
+    assert platform.call(data.PBX["main"], "cl1", "3125550123", "2045552001", 200, "promote-before").final == 200
+    assert _wait_cdrs(r2, platform, before, timeout=4) == before
+
+    done = flask(platform.db_url, "db", "promote", "r2", "--at", f"{r2.host}:{r2.port}", "--retry", "10",
+                 "--out", str(platform.workdir / "pushed"), timeout=180)
+    print(done.stdout, done.stderr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "r2 is the primary" in done.stdout and "repointed replica r1 to r2" in done.stdout
+    for node in ("cn1", "cl1", "cl2"):
+        assert f"{node}: updated (res_odbc.conf" in done.stdout, done.stdout
+    # The node's own file now maps its CDR connection to r2's DSN, exactly as `node render` would write it now.
+    res = (_etc(platform, "cl1") / "res_odbc.conf").read_text()
+    assert re.search(rf"\[{cdr_conn}\][^\[]*dsn =>? trunkline-r2\n", res), res
+    assert (platform.workdir / "pushed" / "cl1" / "res_odbc.conf").stat().st_mode & 0o777 == 0o600
+    assert "Traceback" not in done.stderr
+
+    # Without a restart: the next call's CDRs are inserted on the new primary.
+    before = _cdrs(r2, platform)
+    assert platform.call(data.PBX["main"], "cl1", "3125550124", "2045552001", 200, "promote-after").final == 200
+    assert _wait_cdrs(r2, platform, before) > before
+    # With r1 gone too, the look-ups of the next call are answered by r2 through the reloaded connections.
+    loopback.stop(r1, signal.SIGKILL)
+    before = _cdrs(r2, platform)
+    assert platform.call(data.PBX["main"], "cl1", "3125550125", "2045552001", 200, "promote-r1-gone").final == 200
+    assert _wait_cdrs(r2, platform, before) > before
