@@ -155,9 +155,34 @@ def register(app: Flask) -> None:
         if left:
             raise SystemExit(3)
 
+    @db_group.command("push-nodes")
+    @click.argument("names", nargs=-1, metavar="[NODE]...")
+    @click.option("--retry", "retry_for", default=30.0, show_default=True,
+                  help="Seconds to keep trying nodes that do not answer (every 5 s).")
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Also write each updated node's files into OUT/NODE/ (the node's passwords: mode 0600).")
+    @domain_command
+    def push_nodes_cmd(names, retry_for, out_dir):
+        """Bring live nodes (default: all) up to date with the database servers over AMI, as `db promote` does.
 
-def _update_nodes(session, push: bool, retry_for: float, out_dir: Path | None) -> int:
-    """Push the new read order to every live node (app.node_reconfig); print one line a node; how many were left."""
+        For the nodes a promotion could not reach, and after `db server add/remove`. Exit status 3 when a node
+        could not be updated (listed, with what to deploy).
+        """
+        from app.models import Node
+
+        session = Session()
+        unknown = sorted(set(names) - {n.name for n in session.query(Node).filter(Node.name.in_(names))}) if names else []
+        if unknown:
+            fail(f"no node {', '.join(unknown)}")
+        left = _update_nodes(session, True, retry_for, out_dir, list(names) or None)
+        session.rollback()
+        if left:
+            raise SystemExit(3)
+
+
+def _update_nodes(session, push: bool, retry_for: float, out_dir: Path | None, names: list[str] | None = None) -> int:
+    """Push the read order to every live node or those named (app.node_reconfig); print one line a node; how many
+    were left."""
     from sqlalchemy import select
 
     from app.models import Node
@@ -169,13 +194,14 @@ def _update_nodes(session, push: bool, retry_for: float, out_dir: Path | None) -
     secret, port = ami_settings()
     if not push or not secret:
         why = "--no-push" if not push else "TRUNKLINE_AMI_SECRET is not set"
-        names = list(session.scalars(select(Node.name).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)))
-        for n in names:
+        query = select(Node.name).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
+        listed = list(session.scalars(query.where(Node.name.in_(names)) if names else query))
+        for n in listed:
             click.echo(f"{n}: not updated ({why}): re-render and deploy it (flask --app wsgi node render {n} --out DIR)",
                        err=True)
-        return len(names)
+        return len(listed)
     left = 0
-    for result in push_all(session, secret, port, retry_for=retry_for, log=lambda m: click.echo(m, err=True)):
+    for result in push_all(session, secret, port, retry_for=retry_for, names=names, log=lambda m: click.echo(m, err=True)):
         if result.status in ("updated", "unchanged"):
             what = f" ({', '.join(result.changed)} rewritten and reloaded)" if result.changed else ""
             click.echo(f"{result.node}: {result.status}{what}")

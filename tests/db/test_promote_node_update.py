@@ -55,3 +55,19 @@ def test_unreachable_nodes_are_retried_then_named(seeded, capsys, monkeypatch):
     assert _update_nodes(seeded, True, 0, None) == len(live)
     err = capsys.readouterr().err
     assert f"{live[0]}: not reached (127.0.0." in err and f":{port}: " in err and "re-render and deploy it when it is back" in err
+
+
+def test_push_nodes_command(app, seeded, monkeypatch):
+    """`db push-nodes`: an unknown node is one clear line (exit 1); a node not updated gives exit status 3."""
+    for i, node in enumerate(seeded.scalars(select(Node).order_by(Node.name))):
+        node.public_ip = f"127.0.0.{i + 1}"
+    seeded.flush()
+    runner = app.test_cli_runner()
+    bad = runner.invoke(args=["db", "push-nodes", "no-such-node"])
+    assert bad.exit_code == 1 and bad.output.strip() == "Error: no node no-such-node"
+    monkeypatch.setenv("TRUNKLINE_AMI_SECRET", "s")
+    monkeypatch.setenv("TRUNKLINE_AMI_PORT", str(_closed_port()))
+    name = _live(seeded)[0]
+    result = runner.invoke(args=["db", "push-nodes", name, "--retry", "0"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"{name}: not reached (") and result.stdout == ""
