@@ -105,9 +105,10 @@ def test_promote_pushes_the_new_read_order_and_cdr_server_to_every_node(promoted
     assert platform.call(data.PBX["main"], "cl1", "3125550123", "2045552001", 200, "promote-before").final == 200
     assert _wait_cdrs(r2, platform, before, timeout=4) == before
 
+    t0 = time.monotonic()
     done = flask(platform.db_url, "db", "promote", "r2", "--at", f"{r2.host}:{r2.port}", "--retry", "10",
                  "--out", str(platform.workdir / "pushed"), timeout=180)
-    print(done.stdout, done.stderr)
+    print(f"db promote with the push to 3 nodes: {time.monotonic() - t0:.1f} s\n{done.stdout}{done.stderr}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "r2 is the primary" in done.stdout and "repointed replica r1 to r2" in done.stdout
     for node in ("cn1", "cl1", "cl2"):
@@ -126,4 +127,22 @@ def test_promote_pushes_the_new_read_order_and_cdr_server_to_every_node(promoted
     loopback.stop(r1, signal.SIGKILL)
     before = _cdrs(r2, platform)
     assert platform.call(data.PBX["main"], "cl1", "3125550125", "2045552001", 200, "promote-r1-gone").final == 200
+    assert _wait_cdrs(r2, platform, before) > before
+
+    # The dead old primary is removed from the servers; `db push-nodes` shrinks every node's read order to r1, r2:
+    # extconfig.conf and func_odbc.conf lose a connection, CDRs go through another one (cdr_adaptive_odbc.conf).
+    new_url = f"mysql+mysqldb://root@{r2.host}:{r2.port}/{platform.db_name}"
+    assert flask(new_url, "db", "server", "remove", "p").returncode == 0
+    t0 = time.monotonic()
+    pushed = flask(new_url, "db", "push-nodes", "--retry", "10", timeout=120)
+    print(f"db push-nodes (3 nodes, 4 files each): {time.monotonic() - t0:.1f} s\n{pushed.stdout}{pushed.stderr}")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    for node in ("cn1", "cl1", "cl2"):
+        assert (f"{node}: updated (res_odbc.conf, extconfig.conf, func_odbc.conf, cdr_adaptive_odbc.conf rewritten and "
+                "reloaded)") in pushed.stdout
+    etc = _etc(platform, "cl1")
+    assert "trunkline-p" not in (etc / "res_odbc.conf").read_text() and "trunkline_3" not in (etc / "extconfig.conf").read_text()
+    assert re.search(r"^connection =>? trunkline_2$", (etc / "cdr_adaptive_odbc.conf").read_text(), re.M)
+    before = _cdrs(r2, platform)
+    assert platform.call(data.PBX["main"], "cl1", "3125550126", "2045552001", 200, "push-nodes-after").final == 200
     assert _wait_cdrs(r2, platform, before) > before
