@@ -97,7 +97,8 @@ class NodeSettings:
     verbose_log: bool = False
     # How the static dialplan reads a realtime key: "odbc" (func_odbc: one SELECT of the row per look-up,
     # hit or miss; meets the 100 calls/s target) or "switch" (the realtime switch: DIALPLAN_EXISTS, then
-    # Gosub into the row; 4 SELECTs per look-up on Asterisk 22.10, half the throughput).
+    # Gosub into the row; 4 SELECTs per look-up on Asterisk 22.10, half the throughput; a miss is confirmed by one
+    # func_odbc SELECT more, which tells a miss from "no database server answered": extensions.conf tl-lookup).
     lookup: str = "odbc"
     # The manager interface (AMI) the admin uses to expire cached objects right after a commit
     # (app.node_push): listening on the node's address, for the admin networks only. Empty: disabled.
