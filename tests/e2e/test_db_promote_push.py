@@ -146,3 +146,13 @@ def test_promote_pushes_the_new_read_order_and_cdr_server_to_every_node(promoted
     before = _cdrs(r2, platform)
     assert platform.call(data.PBX["main"], "cl1", "3125550126", "2045552001", 200, "push-nodes-after").final == 200
     assert _wait_cdrs(r2, platform, before) > before
+
+    # A server the nodes' odbc.ini does not know (added since their last `node render`): odbc.ini is outside what
+    # AMI may write, so the node is named with what to deploy and left as it is (exit status 3).
+    assert flask(new_url, "db", "server", "add", "r3", "--host", data.ip(47), "--port", "3306", "--role", "replica",
+                 "--hosting-provider", "elsewhere").returncode == 0
+    res_before = (etc / "res_odbc.conf").read_text()
+    later = flask(new_url, "db", "push-nodes", "cl1", "--retry", "0", timeout=60)
+    assert later.returncode == 3, later.stdout + later.stderr
+    assert "cl1: not updated: its odbc.ini may lack the DSN trunkline-r3" in later.stderr and later.stdout == ""
+    assert (etc / "res_odbc.conf").read_text() == res_before
