@@ -203,15 +203,15 @@ def test_lookup_modes(seeded):
     # A miss is confirmed by one func_odbc read (pbx_realtime cannot tell a miss from a failed query): ODBCROWS -1
     # goes to the same 503 / local copy / 911 handling as the odbc mode; so func_odbc is loaded in both modes.
     lookup = ext[ext.index("[tl-lookup]"):ext.index("[tl-e164]")]
-    miss = lookup.index(" same => n,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})")
-    assert lookup.index('GotoIf($["${ODBCROWS}" = "-1"]?down)') > miss
+    miss = lookup.index(" same => n,Set(ODBCROWS=)\n same => n,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})")
+    assert lookup.index('GotoIf($["${ODBCROWS}" = "-1" | "${ODBCROWS}" = ""]?down)') > miss
     assert lookup.index("(hit),Gosub(${ARG1},${ARG2},1)") > miss
     assert "(down),GotoIf(${DIALPLAN_EXISTS(tl-local-${ARG1},${ARG2},1)}?local)" in lookup
     assert "answering 503)\n same => n,Goto(tl-end,unavailable,1)" in lookup
     assert "noload => func_odbc.so" not in switch["modules.conf"]
     assert "readhandle = trunkline\n" in switch["func_odbc.conf"]
     odbc = render(seeded, "cl-ovh-bhs7", lookup="odbc")
-    assert "exten => s,1,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
+    assert "exten => s,1,Set(ODBCROWS=)\n same => n,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
     assert "noload => func_odbc.so" not in odbc["modules.conf"]
     assert "readhandle = trunkline\n" in odbc["func_odbc.conf"] and "FROM node_extensions WHERE context=" in odbc["func_odbc.conf"]
     with pytest.raises(ValueError, match="lookup must be one of"):

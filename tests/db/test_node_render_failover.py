@@ -96,7 +96,7 @@ def test_lookup_failure_is_503_and_911_data_is_kept_locally(topology):
 
     ext = render(topology, "cl-ovh-bhs7", rendered_at=__import__("datetime").datetime(2026, 11, 30, 17, 0, 0))["extensions.conf"]
     lookup = ext[ext.index("[tl-lookup]"):ext.index("[tl-e164]")]
-    assert 'GotoIf($["${ODBCROWS}" = "-1"]?down)' in lookup and "Goto(tl-end,unavailable,1)" in lookup
+    assert 'GotoIf($["${ODBCROWS}" = "-1" | "${ODBCROWS}" = ""]?down)' in lookup and "Goto(tl-end,unavailable,1)" in lookup
     assert "Log(ERROR,no database server answered" in lookup
     assert "TL_LOCAL_AS_OF = 2026-11-30T17:00:00Z" in ext
     assert "exten => 911,1,Set(TL_EMERGENCY=1)" in ext

@@ -5,8 +5,10 @@ are rendered by `node render` with the servers recorded, so they read r1 (their 
 other servers, and insert CDRs through the connection of the primary p. p is killed: a call still goes through
 (read from r1) but its CDR cannot be inserted (the spool keeps it). `db promote r2` then rewrites every node's
 res_odbc.conf over AMI (GetConfig / UpdateConfig / Reload, app/node_reconfig.py): the CDR connection now opens
-r2's DSN, and the next call's CDR is inserted on r2, the new primary, without a restart; with r1 stopped as well,
-the look-ups of the next call are answered by r2 through the reloaded connections.
+r2's DSN, and the next calls' CDRs are inserted on r2, the new primary, without a restart. Once p is removed from
+the servers, `db push-nodes` rewrites and reloads all four files on each node. Both happen while SIPp places 20
+calls/s through the nodes: no call may fail. With r1 stopped as well, the look-ups of the next call are answered by
+r2 through the reloaded connections; a server added since the nodes' last render is refused (odbc.ini).
 
 Runs in the second pytest process of scripts/test.sh (its platform takes the e2e addresses).
 """
@@ -22,9 +24,13 @@ import pytest
 
 from tests.e2e import data
 from tests.e2e.dbcluster import IN_CI, available, flask, loopback
+from tests.e2e.failover import Load, timeline, wait_until
 from tests.e2e.harness import Platform, Unavailable
 
 pytestmark = pytest.mark.asterisk
+
+RATE = 20  # calls per second during the promotion and the push
+SECONDS = 20
 
 
 def _prepare(p, r1, r2):
@@ -95,8 +101,9 @@ def test_promote_pushes_the_new_read_order_and_cdr_server_to_every_node(promoted
     platform, p, r1, r2 = promoted_platform
     loopback.wait_caught_up(r1, p)
     loopback.wait_caught_up(r2, p)
-    cdr_conn = re.search(r"^connection = (\S+)$", (_etc(platform, "cl1") / "cdr_adaptive_odbc.conf").read_text(), re.M)[1]
-    res = (_etc(platform, "cl1") / "res_odbc.conf").read_text()
+    etc = _etc(platform, "cl1")
+    cdr_conn = re.search(r"^connection = (\S+)$", (etc / "cdr_adaptive_odbc.conf").read_text(), re.M)[1]
+    res = (etc / "res_odbc.conf").read_text()
     assert f"[{cdr_conn}]" in res and re.search(rf"\[{cdr_conn}\][^\[]*dsn => trunkline-p\n", res)
 
     # The primary dies: calls go on (read from r1), their CDRs cannot be inserted anywhere (the spool keeps them).
@@ -105,46 +112,60 @@ def test_promote_pushes_the_new_read_order_and_cdr_server_to_every_node(promoted
     assert platform.call(data.PBX["main"], "cl1", "3125550123", "2045552001", 200, "promote-before").final == 200
     assert _wait_cdrs(r2, platform, before, timeout=4) == before
 
+    # While SIPp places 20 calls/s through both nodes: `db promote r2` (res_odbc.conf rewritten and reloaded on every
+    # node), then, once the dead old primary is removed from the servers, `db push-nodes` (every node's read order
+    # shrinks to r1, r2: res_odbc, extconfig, func_odbc and cdr_adaptive_odbc rewritten and reloaded).
+    load = Load(platform, RATE, SECONDS)
+    load.start()
+    wait_until(load, 3)
     t0 = time.monotonic()
     done = flask(platform.db_url, "db", "promote", "r2", "--at", f"{r2.host}:{r2.port}", "--retry", "10",
                  "--out", str(platform.workdir / "pushed"), timeout=180)
-    print(f"db promote with the push to 3 nodes: {time.monotonic() - t0:.1f} s\n{done.stdout}{done.stderr}")
+    took_promote = time.monotonic() - t0
+    after_promote = _cdrs(r2, platform)
+    wait_until(load, 10)
+    before_second = _cdrs(r2, platform)
+    new_url = f"mysql+mysqldb://root@{r2.host}:{r2.port}/{platform.db_name}"
+    removed = flask(new_url, "db", "server", "remove", "p")
+    t0 = time.monotonic()
+    pushed = flask(new_url, "db", "push-nodes", "--retry", "10", timeout=120)
+    took_push = time.monotonic() - t0
+    load.wait()
+    calls = load.calls()
+    failed = [c for c in calls if c["code"] != 200]
+    print(f"db promote with the push to 3 nodes: {took_promote:.1f} s\n{done.stdout}{done.stderr}"
+          f"db push-nodes (3 nodes, 4 files each): {took_push:.1f} s\n{pushed.stdout}{pushed.stderr}"
+          f"{len(calls)} calls under load, {len(failed)} failed; worst seconds: "
+          f"{sorted(timeline(calls), key=lambda r: -(r['pdd_p99'] or 0))[:3]}")
+
     assert done.returncode == 0, done.stdout + done.stderr
     assert "r2 is the primary" in done.stdout and "repointed replica r1 to r2" in done.stdout
     for node in ("cn1", "cl1", "cl2"):
-        assert f"{node}: updated (res_odbc.conf" in done.stdout, done.stdout
-    # The node's own file now maps its CDR connection to r2's DSN, exactly as `node render` would write it now.
-    res = (_etc(platform, "cl1") / "res_odbc.conf").read_text()
-    assert re.search(rf"\[{cdr_conn}\][^\[]*dsn =>? trunkline-r2\n", res), res
-    assert (platform.workdir / "pushed" / "cl1" / "res_odbc.conf").stat().st_mode & 0o777 == 0o600
+        assert f"{node}: updated (res_odbc.conf rewritten and reloaded)" in done.stdout, done.stdout
     assert "Traceback" not in done.stderr
-
-    # Without a restart: the next call's CDRs are inserted on the new primary.
-    before = _cdrs(r2, platform)
-    assert platform.call(data.PBX["main"], "cl1", "3125550124", "2045552001", 200, "promote-after").final == 200
-    assert _wait_cdrs(r2, platform, before) > before
-    # With r1 gone too, the look-ups of the next call are answered by r2 through the reloaded connections.
-    loopback.stop(r1, signal.SIGKILL)
-    before = _cdrs(r2, platform)
-    assert platform.call(data.PBX["main"], "cl1", "3125550125", "2045552001", 200, "promote-r1-gone").final == 200
-    assert _wait_cdrs(r2, platform, before) > before
-
-    # The dead old primary is removed from the servers; `db push-nodes` shrinks every node's read order to r1, r2:
-    # extconfig.conf and func_odbc.conf lose a connection, CDRs go through another one (cdr_adaptive_odbc.conf).
-    new_url = f"mysql+mysqldb://root@{r2.host}:{r2.port}/{platform.db_name}"
-    assert flask(new_url, "db", "server", "remove", "p").returncode == 0
-    t0 = time.monotonic()
-    pushed = flask(new_url, "db", "push-nodes", "--retry", "10", timeout=120)
-    print(f"db push-nodes (3 nodes, 4 files each): {time.monotonic() - t0:.1f} s\n{pushed.stdout}{pushed.stderr}")
+    assert (platform.workdir / "pushed" / "cl1" / "res_odbc.conf").stat().st_mode & 0o777 == 0o600
+    # Without a restart, the CDRs of the calls after the promotion are inserted on the new primary.
+    assert before_second > after_promote, "no CDR reached r2 after the promotion"
+    assert removed.returncode == 0, removed.stderr
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     for node in ("cn1", "cl1", "cl2"):
         assert (f"{node}: updated (res_odbc.conf, extconfig.conf, func_odbc.conf, cdr_adaptive_odbc.conf rewritten and "
                 "reloaded)") in pushed.stdout
-    etc = _etc(platform, "cl1")
-    assert "trunkline-p" not in (etc / "res_odbc.conf").read_text() and "trunkline_3" not in (etc / "extconfig.conf").read_text()
+    assert len(calls) == RATE * SECONDS and not failed, f"{len(failed)} failed calls: {failed[:5]}"
+    # The node's files are now as `node render` writes them for the read order r1, r2; CDRs through trunkline_2.
+    res = (etc / "res_odbc.conf").read_text()
+    assert "trunkline-p" not in res and "trunkline_3" not in (etc / "extconfig.conf").read_text()
+    assert re.search(r"\[trunkline_2\][^\[]*dsn =>? trunkline-r2\n", res), res
     assert re.search(r"^connection =>? trunkline_2$", (etc / "cdr_adaptive_odbc.conf").read_text(), re.M)
+    time.sleep(2)  # the last CDRs of the load
     before = _cdrs(r2, platform)
-    assert platform.call(data.PBX["main"], "cl1", "3125550126", "2045552001", 200, "push-nodes-after").final == 200
+    assert platform.call(data.PBX["main"], "cl1", "3125550124", "2045552001", 200, "push-after").final == 200
+    assert _wait_cdrs(r2, platform, before) > before
+
+    # With r1 gone too, the look-ups of the next call are answered by r2 through the reloaded connections.
+    loopback.stop(r1, signal.SIGKILL)
+    before = _cdrs(r2, platform)
+    assert platform.call(data.PBX["main"], "cl1", "3125550125", "2045552001", 200, "promote-r1-gone").final == 200
     assert _wait_cdrs(r2, platform, before) > before
 
     # A server the nodes' odbc.ini does not know (added since their last `node render`): odbc.ini is outside what
