@@ -16,7 +16,8 @@ Per node, over one AMI session (app.node_push.AmiSession, the account `node rend
 3. every file that differs (compared as categories of name/value lines, comments ignored) is rewritten with
    UpdateConfig (class config: manager.conf gives it to the admin's account, from the admin networks only):
    DelCat of every category, then NewCat/Append of the new ones, in requests of at most ACTIONS_PER_REQUEST
-   actions (an AMI message holds at most 128 headers, include/asterisk/manager.h AST_MAX_MANAGER_HEADERS);
+   actions (an AMI message holds at most 128 headers, include/asterisk/manager.h AST_MAX_MANAGER_HEADERS), built
+   in a staging file so that the file itself is written once (update_requests);
 4. the modules of the changed files are reloaded, res_odbc first (Reload, class system): res_odbc.c reload()
    marks every connection class for deletion, registers the new ones one by one (linked before it pre-connects)
    and unlinks the old; a query running on an old connection finishes on it, the next one uses the new class.
@@ -44,6 +45,7 @@ FILES = (("res_odbc.conf", "res_odbc.so"), ("extconfig.conf", "extconfig"), ("fu
          ("cdr_adaptive_odbc.conf", "cdr_adaptive_odbc.so"))
 ACTIONS_PER_REQUEST = 25  # 4 headers each + Action/SrcFilename/DstFilename/ActionID: within 128 headers
 TIMEOUT = 10.0  # seconds for one AMI answer (a reload of res_odbc pre-connects every class)
+STAGING = "trunkline-staging.conf"  # in the node's configuration directory; read by no module
 
 Config = list[tuple[str, list[tuple[str, str]]]]  # [(category, [(name, value)...])...] in file order
 
@@ -103,16 +105,22 @@ def from_getconfig(answer: dict[str, str]) -> Config:
     return [cats[c] for c in sorted(cats)]
 
 
-def update_requests(filename: str, old: Config, new: Config) -> list[dict[str, str]]:
-    """UpdateConfig requests that turn old into new: every old category deleted, the new ones written."""
+def update_requests(filename: str, old: Config, new: Config, staging: str = STAGING) -> list[dict[str, str]]:
+    """UpdateConfig requests that turn old into new: every old category deleted, the new ones written.
+
+    When it takes several requests, all but the last write the staging file (Src the file, then the staging file)
+    and only the last writes the file itself: a session cut off half-way leaves the file as it was, never half
+    rewritten. The staging file must exist (UpdateConfig canonicalises both names: `CreateConfig` it first)."""
     actions = [("DelCat", cat, "", "") for cat in dict.fromkeys(c for c, _ in old)]
     for cat, lines in new:
         actions.append(("NewCat", cat, "", ""))
         actions += [("Append", cat, name, value) for name, value in lines]
     requests = []
-    for start in range(0, len(actions), ACTIONS_PER_REQUEST):
-        req = {"Action": "UpdateConfig", "SrcFilename": filename, "DstFilename": filename,
-               "PreserveEffectiveContext": "no"}
+    starts = list(range(0, len(actions), ACTIONS_PER_REQUEST))
+    for n, start in enumerate(starts):
+        src = filename if n == 0 else staging
+        dst = filename if n == len(starts) - 1 else staging
+        req = {"Action": "UpdateConfig", "SrcFilename": src, "DstFilename": dst, "PreserveEffectiveContext": "no"}
         for i, (action, cat, name, value) in enumerate(actions[start:start + ACTIONS_PER_REQUEST]):
             req[f"Action-{i:06d}"] = action
             req[f"Cat-{i:06d}"] = cat
@@ -166,6 +174,8 @@ def push_node(session: Session, node: Node, secret: str, port: int, timeout: flo
             raise NodeNeedsDeploy(f"its odbc.ini may lack the DSN {', '.join(missing)} (outside the directory AMI may "
                                   "write): deploy odbc.ini and res_odbc.conf from `flask --app wsgi node render`")
         changed = [name for name, _ in FILES if new[name] != current[name]]
+        if changed:
+            ami.request({"Action": "CreateConfig", "Filename": STAGING})  # fails harmlessly when it exists
         for name in changed:
             for req in update_requests(name, current[name], new[name]):
                 answer = ami.request(req)

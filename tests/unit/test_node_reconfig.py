@@ -48,8 +48,13 @@ def test_update_requests_delete_then_write_in_bounded_requests():
            ("trunkline_2", [("dsn", "trunkline-r2")])]
     reqs = update_requests("res_odbc.conf", old, new)
     actions = []
+    # Built in the staging file: the file itself is read first and written last, once.
+    assert len(reqs) == 2 and [(r["SrcFilename"], r["DstFilename"]) for r in reqs] == [
+        ("res_odbc.conf", "trunkline-staging.conf"), ("trunkline-staging.conf", "res_odbc.conf")]
+    small = update_requests("res_odbc.conf", old, [("trunkline_2", [("dsn", "trunkline-r2")])])
+    assert [(r["SrcFilename"], r["DstFilename"]) for r in small] == [("res_odbc.conf", "res_odbc.conf")]
     for req in reqs:
-        assert req["Action"] == "UpdateConfig" and req["SrcFilename"] == req["DstFilename"] == "res_odbc.conf"
+        assert req["Action"] == "UpdateConfig"
         n = len([k for k in req if k.startswith("Action-")])
         assert n <= ACTIONS_PER_REQUEST and len(req) < 128  # AST_MAX_MANAGER_HEADERS
         for i in range(n):
