@@ -165,8 +165,9 @@ def register(app: Flask) -> None:
     def push_nodes_cmd(names, retry_for, out_dir):
         """Bring live nodes (default: all) up to date with the database servers over AMI, as `db promote` does.
 
-        For the nodes a promotion could not reach, and after `db server add/remove`. Exit status 3 when a node
-        could not be updated (listed, with what to deploy).
+        For the nodes a promotion could not reach, and after `db server remove` (after `db server add` nodes need
+        odbc.ini from `node render`, which AMI cannot write). Exit status 3 when a node could not be updated
+        (listed, with what to deploy).
         """
         from app.models import Node
 
