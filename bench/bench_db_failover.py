@@ -57,7 +57,7 @@ def today_transform(platform: Platform, node: str, etc: Path) -> None:
     sorcery.write_text(sorcery.read_text().replace("expire_on_reload=no", "expire_on_reload=yes"))
     ext = etc / "extensions.conf"
     text = ext.read_text()
-    start = text.index("exten => s,1,Set(LOCAL(value)=${ODBC_TL_LOOKUP")
+    start = text.index("exten => s,1,Set(ODBCROWS=)")
     end = text.index("\n[", start) + 1
     text = text[:start] + OLD_LOOKUP + "\n" + text[end:]
     text = re.sub(r"\[tl-local-[^\]]+\]\n(exten => .*\n)*\n?", "", text)

@@ -86,12 +86,19 @@ def register(app: Flask) -> None:
                   help="File holding that account's password (default: DATABASE_URL's).")
     @click.option("--at", default=None, metavar="HOST:PORT",
                   help="NAME's address, when the database of DATABASE_URL (the old primary) does not answer.")
+    @click.option("--push/--no-push", default=True, show_default=True,
+                  help="Rewrite every live node's database files over AMI and reload them (needs TRUNKLINE_AMI_SECRET).")
+    @click.option("--retry", "retry_for", default=30.0, show_default=True,
+                  help="Seconds to keep trying nodes that do not answer (every 5 s).")
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Also write each updated node's files into OUT/NODE/ (the node's passwords: mode 0600).")
     @domain_command
-    def promote_cmd(name, force, wait, admin_user, admin_password_file, at):
-        """Make replica NAME the primary, repoint the other replicas, record the roles.
+    def promote_cmd(name, force, wait, admin_user, admin_password_file, at, push, retry_for, out_dir):
+        """Make replica NAME the primary, repoint the other replicas, record the roles, update the nodes.
 
-        Reads the servers from NAME itself (the primary may be gone); afterwards point the admin's
-        DATABASE_URL at NAME and re-render the nodes (their read order changed).
+        Reads the servers from NAME itself (the primary may be gone). Then every live node gets its new read
+        order and CDR server over AMI (app/node_reconfig.py); exit status 3 when the promotion is done but a
+        node could not be updated (listed, with what to deploy). Afterwards point the admin's DATABASE_URL at NAME.
         """
         from app.dbpromote import Endpoint, answers, promote
 
@@ -131,18 +138,82 @@ def register(app: Flask) -> None:
             report = promote(ep(candidate), ep(old) if old else None, others, force=force, wait=wait)
             db_servers.set_primary(session, candidate, cli_actor())
             session.commit()
+            click.echo(f"{name} is the primary ({candidate.host}:{candidate.port})")
+            for r in report.repointed:
+                click.echo(f"repointed replica {r} to {name}")
+            for r in report.unreachable:
+                click.echo(f"warning: replica {r} did not answer: repoint it when it is back "
+                           f"(CHANGE MASTER TO MASTER_HOST='{candidate.host}', MASTER_PORT={candidate.port}, "
+                           "MASTER_USE_GTID=slave_pos; START SLAVE)", err=True)
+            for note in report.notes:
+                click.echo(f"note: {note}", err=True)
+            left = _update_nodes(session, push, retry_for, out_dir)
         finally:
             session.close()
             engine.dispose()
-        click.echo(f"{name} is the primary ({candidate.host}:{candidate.port})")
-        for r in report.repointed:
-            click.echo(f"repointed replica {r} to {name}")
-        for r in report.unreachable:
-            click.echo(f"warning: replica {r} did not answer: repoint it when it is back "
-                       f"(CHANGE MASTER TO MASTER_HOST='{candidate.host}', MASTER_PORT={candidate.port}, "
-                       "MASTER_USE_GTID=slave_pos; START SLAVE)", err=True)
-        for note in report.notes:
-            click.echo(f"note: {note}", err=True)
-        click.echo(f"next: point DATABASE_URL at {candidate.host}:{candidate.port}, then re-render and deploy every node "
-                   "(flask --app wsgi node render NODE --out DIR): their read order changed")
+        click.echo(f"next: point DATABASE_URL at {candidate.host}:{candidate.port}")
+        if left:
+            raise SystemExit(3)
+
+    @db_group.command("push-nodes")
+    @click.argument("names", nargs=-1, metavar="[NODE]...")
+    @click.option("--retry", "retry_for", default=30.0, show_default=True,
+                  help="Seconds to keep trying nodes that do not answer (every 5 s).")
+    @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Also write each updated node's files into OUT/NODE/ (the node's passwords: mode 0600).")
+    @domain_command
+    def push_nodes_cmd(names, retry_for, out_dir):
+        """Bring live nodes (default: all) up to date with the database servers over AMI, as `db promote` does.
+
+        For the nodes a promotion could not reach, and after `db server remove` (after `db server add` nodes need
+        odbc.ini from `node render`, which AMI cannot write). Exit status 3 when a node could not be updated
+        (listed, with what to deploy).
+        """
+        from app.models import Node
+
+        session = Session()
+        unknown = sorted(set(names) - {n.name for n in session.query(Node).filter(Node.name.in_(names))}) if names else []
+        if unknown:
+            fail(f"no node {', '.join(unknown)}")
+        left = _update_nodes(session, True, retry_for, out_dir, list(names) or None)
+        session.rollback()
+        if left:
+            raise SystemExit(3)
+
+
+def _update_nodes(session, push: bool, retry_for: float, out_dir: Path | None, names: list[str] | None = None) -> int:
+    """Push the read order to every live node or those named (app.node_reconfig); print one line a node; how many
+    were left."""
+    from sqlalchemy import select
+
+    from app.models import Node
+    from app.node_push import ami_settings
+    from app.node_reconfig import push_all
+    from app.nodeconf import write_node
+    from app.projection.rows import LIVE_NODE_STATES
+
+    secret, port = ami_settings()
+    if not push or not secret:
+        why = "--no-push" if not push else "TRUNKLINE_AMI_SECRET is not set"
+        query = select(Node.name).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
+        listed = list(session.scalars(query.where(Node.name.in_(names)) if names else query))
+        for n in listed:
+            click.echo(f"{n}: not updated ({why}): re-render and deploy it (flask --app wsgi node render {n} --out DIR)",
+                       err=True)
+        return len(listed)
+    left = 0
+    for result in push_all(session, secret, port, retry_for=retry_for, names=names, log=lambda m: click.echo(m, err=True)):
+        if result.status in ("updated", "unchanged"):
+            what = f" ({', '.join(result.changed)} rewritten and reloaded)" if result.changed else ""
+            click.echo(f"{result.node}: {result.status}{what}")
+            if out_dir is not None:
+                write_node(result.files, out_dir / result.node)
+        elif result.status == "unreachable":
+            left += 1
+            click.echo(f"{result.node}: not reached ({result.message}): re-render and deploy it when it is back "
+                       f"(flask --app wsgi node render {result.node} --out DIR)", err=True)
+        else:
+            left += 1
+            click.echo(f"{result.node}: not updated: {result.message}", err=True)
+    return left
 

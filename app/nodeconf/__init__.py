@@ -97,7 +97,8 @@ class NodeSettings:
     verbose_log: bool = False
     # How the static dialplan reads a realtime key: "odbc" (func_odbc: one SELECT of the row per look-up,
     # hit or miss; meets the 100 calls/s target) or "switch" (the realtime switch: DIALPLAN_EXISTS, then
-    # Gosub into the row; 4 SELECTs per look-up on Asterisk 22.10, half the throughput).
+    # Gosub into the row; 4 SELECTs per look-up on Asterisk 22.10, half the throughput; a miss is confirmed by one
+    # func_odbc SELECT more, which tells a miss from "no database server answered": extensions.conf tl-lookup).
     lookup: str = "odbc"
     # The manager interface (AMI) the admin uses to expire cached objects right after a commit
     # (app.node_push): listening on the node's address, for the admin networks only. Empty: disabled.
@@ -258,7 +259,13 @@ def write_node(files: dict[str, str], out: Path) -> list[Path]:
 
 @dataclass
 class Dsn:
-    """One ODBC connection of a node: a res_odbc section and its odbc.ini DSN (same name)."""
+    """One ODBC connection of a node: a res_odbc section (name: by position in the read order) and the odbc.ini
+    DSN it opens (odbc: by server, `<dsn>-<server>`; without a topology the same name as the section).
+
+    The sections are named by position so extconfig.conf, func_odbc.conf and cdr_adaptive_odbc.conf keep naming
+    the same connections whatever the topology; the DSNs are named by server so that a promotion, which changes
+    only the order, leaves odbc.ini as it is: odbc.ini usually lives in /etc, outside the directory the manager
+    interface may write (main/manager.c is_restricted_file), and `db promote` rewrites the rest over AMI."""
 
     name: str
     server: str  # database server name ('' without a topology)
@@ -266,6 +273,10 @@ class Dsn:
     port: int
     pool: int
     priority: int  # 1 = read first
+    odbc: str = ""
+
+    def __post_init__(self) -> None:
+        self.odbc = self.odbc or self.name
 
 
 def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -> dict:
@@ -286,12 +297,15 @@ def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -
             write = write or ((primary.name, primary.host, primary.port) if primary else None)
     if not servers:
         servers = [("", settings.db_host, settings.db_port)]
-    dsns = [Dsn(settings.dsn if i == 0 else f"{settings.dsn}_{i + 1}", name, host, port, pool, i + 1)
+    def odbc_name(server: str) -> str:
+        return f"{settings.dsn}-{server}" if server else ""
+
+    dsns = [Dsn(settings.dsn if i == 0 else f"{settings.dsn}_{i + 1}", name, host, port, pool, i + 1, odbc_name(name))
             for i, (name, host, port) in enumerate(servers)]
     write = write or servers[0]
     cdr_dsn = next((d for d in dsns if (d.host, d.port) == (write[1], write[2])), None)
     if cdr_dsn is None:
-        cdr_dsn = Dsn(f"{settings.dsn}_cdr", write[0], write[1], write[2], POOL_MIN, 0)
+        cdr_dsn = Dsn(f"{settings.dsn}_cdr", write[0], write[1], write[2], POOL_MIN, 0, odbc_name(write[0]))
         extra = [cdr_dsn]
     else:
         extra = []

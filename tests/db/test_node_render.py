@@ -198,10 +198,20 @@ def test_cli_refuses_a_node_without_its_account_on_mariadb(seeded, tmp_path):
 def test_lookup_modes(seeded):
     assert NodeSettings().lookup == "odbc"  # the default: one query per key, meets the throughput target
     switch = render(seeded, "cl-ovh-bhs7", lookup="switch")
-    assert "DIALPLAN_EXISTS(${ARG1},${ARG2},1)" in switch["extensions.conf"] and "ODBC_TL_LOOKUP" not in switch["extensions.conf"]
-    assert "noload => func_odbc.so" in switch["modules.conf"]
+    ext = switch["extensions.conf"]
+    assert "exten => s,1,GotoIf(${DIALPLAN_EXISTS(${ARG1},${ARG2},1)}?hit)" in ext
+    # A miss is confirmed by one func_odbc read (pbx_realtime cannot tell a miss from a failed query): ODBCROWS -1
+    # goes to the same 503 / local copy / 911 handling as the odbc mode; so func_odbc is loaded in both modes.
+    lookup = ext[ext.index("[tl-lookup]"):ext.index("[tl-e164]")]
+    miss = lookup.index(" same => n,Set(ODBCROWS=)\n same => n,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})")
+    assert lookup.index('GotoIf($["${ODBCROWS}" = "-1" | "${ODBCROWS}" = ""]?down)') > miss
+    assert lookup.index("(hit),Gosub(${ARG1},${ARG2},1)") > miss
+    assert "(down),GotoIf(${DIALPLAN_EXISTS(tl-local-${ARG1},${ARG2},1)}?local)" in lookup
+    assert "answering 503)\n same => n,Goto(tl-end,unavailable,1)" in lookup
+    assert "noload => func_odbc.so" not in switch["modules.conf"]
+    assert "readhandle = trunkline\n" in switch["func_odbc.conf"]
     odbc = render(seeded, "cl-ovh-bhs7", lookup="odbc")
-    assert "exten => s,1,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
+    assert "exten => s,1,Set(ODBCROWS=)\n same => n,Set(LOCAL(value)=${ODBC_TL_LOOKUP(${ARG1},${ARG2})})" in odbc["extensions.conf"]
     assert "noload => func_odbc.so" not in odbc["modules.conf"]
     assert "readhandle = trunkline\n" in odbc["func_odbc.conf"] and "FROM node_extensions WHERE context=" in odbc["func_odbc.conf"]
     with pytest.raises(ValueError, match="lookup must be one of"):
@@ -230,7 +240,11 @@ def test_manager_interface_for_the_admin_networks_only_when_a_secret_is_set(seed
     assert "bindaddr = 192.0.2.21" in manager
     assert "[trunkline]" in manager and "secret = p4ss" in manager
     assert "deny = 0.0.0.0/0.0.0.0" in manager and "permit = 10.50.0.0/16" in manager
-    assert "read = system" in manager and "write = system" in manager
+    assert "read = system,user\n" in manager and "write = system,config\n" in manager
+    # config (UpdateConfig: any file of the node's configuration directory) only from the admin networks.
+    account = manager.split("[trunkline]")[1]
+    assert [line for line in account.splitlines() if line.startswith(("permit", "deny"))] == [
+        "deny = 0.0.0.0/0.0.0.0", "permit = 10.50.0.0/16"]
     assert "tcp dport { 22, 5039 }" in files["nftables.conf"]
     nft_check(files["nftables.conf"], tmp_path)
     written = {p.name: p for p in write_node(files, tmp_path / "out")}

@@ -49,6 +49,9 @@ def test_read_order_local_replica_other_replicas_primary(topology):
     assert re.findall(r"^\[(\S+)\]$", res, re.M) == ["trunkline", "trunkline_2", "trunkline_3"]
     servers = re.findall(r"^Server = (\S+)$", files["odbc.ini"], re.M)
     assert servers == ["10.0.0.11", "10.1.0.11", "10.0.0.10"]
+    # Connections by position, DSNs by server: a promotion reorders the first, never renames the second.
+    assert re.findall(r"^dsn => (\S+)$", res, re.M) == ["trunkline-db-ovh-r1", "trunkline-db-vultr-r1", "trunkline-db-primary"]
+    assert re.findall(r"^\[(\S+)\]$", files["odbc.ini"], re.M) == ["trunkline-db-ovh-r1", "trunkline-db-vultr-r1", "trunkline-db-primary"]
     assert files["odbc.ini"].count("READ_TIMEOUT = 3") == 3 and "connect_timeout => 3" in res
     ext = files["extconfig.conf"]
     assert re.findall(r"^extensions => (\S+)$", ext, re.M) == [
@@ -93,7 +96,7 @@ def test_lookup_failure_is_503_and_911_data_is_kept_locally(topology):
 
     ext = render(topology, "cl-ovh-bhs7", rendered_at=__import__("datetime").datetime(2026, 11, 30, 17, 0, 0))["extensions.conf"]
     lookup = ext[ext.index("[tl-lookup]"):ext.index("[tl-e164]")]
-    assert 'GotoIf($["${ODBCROWS}" = "-1"]?down)' in lookup and "Goto(tl-end,unavailable,1)" in lookup
+    assert 'GotoIf($["${ODBCROWS}" = "-1" | "${ODBCROWS}" = ""]?down)' in lookup and "Goto(tl-end,unavailable,1)" in lookup
     assert "Log(ERROR,no database server answered" in lookup
     assert "TL_LOCAL_AS_OF = 2026-11-30T17:00:00Z" in ext
     assert "exten => 911,1,Set(TL_EMERGENCY=1)" in ext

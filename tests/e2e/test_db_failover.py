@@ -33,17 +33,19 @@ RATE = 20
 SECONDS = 150
 
 
-@pytest.fixture(scope="module")
-def drill(tmp_path_factory):
+@pytest.fixture(scope="module", params=["odbc", "switch"])
+def drill(request, tmp_path_factory):
+    """The loopback cluster and the platform on it, once per way the dialplan reads realtime keys (`node render
+    --lookup`); the 150 s drill runs in the default mode only, the no-database answers in both."""
     reason = available()
     if reason:
         if IN_CI:
             pytest.fail(f"loopback MariaDB required when CI=true: {reason}", pytrace=False)
         pytest.skip(reason)
-    work = tmp_path_factory.mktemp("failover")
+    work = tmp_path_factory.mktemp(f"failover-{request.param}")
     primary, replica = loopback.start_cluster(str(work / "dbs"), [("p", data.ip(41), 3306), ("r", data.ip(42), 3306)])
     rtp_base = 30000 + 3000 * random.randint(0, 10)  # not the default range other runs on this machine use
-    platform = Platform(work, trace=True, verbose=False, lookup="odbc", rtp_base=rtp_base, mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
+    platform = Platform(work, trace=True, verbose=False, lookup=request.param, rtp_base=rtp_base, mariadb_url=f"mysql+mysqldb://root@{primary.host}:3306",
                         prepare=db_servers_prepare(primary, replica, data.CLIENT_NODE["hosting_provider"]))
     faults = Faults(f"tl_failover_{platform.run_id}")
     try:
@@ -73,6 +75,7 @@ def drill(tmp_path_factory):
         loopback.stop(inst, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("drill", ["odbc"], indirect=True)
 def test_calls_keep_flowing_through_every_database_fault(drill):
     platform, primary, replica, faults = drill
     ext = (platform.root / platform.inner.lstrip("/") / "cl1" / "etc" / "odbc.ini").read_text()
@@ -179,13 +182,20 @@ def test_no_database_at_all_503_for_lookups_and_911_still_leaves(drill, pbx, cal
         took_in = time.monotonic() - t0
         assert invite_final(inbound) == 503, platform.diagnostics()
         assert "no database server answered the look-up of tl-num/+12045552001" in platform.nodes["cn1"].messages_log()[mark:]
+        # An ordinary outbound call: the caller ID look-up finds no server, so 503 (the PBX tries its other trunk).
+        mark_cl = len(platform.nodes["cl1"].messages_log())
+        outbound = platform.call(data.PBX[pbx], "cl1", "3125550123", caller, 503, f"nodb-out-{pbx}")
+        assert invite_final(outbound) == 503, platform.diagnostics()
+        assert f"no database server answered the look-up of tl-num/+1{caller}" in platform.nodes["cl1"].messages_log()[mark_cl:]
+        assert not [c for c in data.CARRIER_IP if outbound.invites(c)], "no carrier may see the call"
         t0 = time.monotonic()
         e911 = platform.call(data.PBX[pbx], "cl1", "911", caller, 200, f"nodb-911-{carrier}")
         took_911 = time.monotonic() - t0
         assert invite_final(e911) == 200, platform.diagnostics()
         invites = [m for m in e911.at.get(carrier, []) if m.direction == "received" and m.method == "INVITE"]
         assert len(invites) == 1 and invites[0].request_user == "911" and invites[0].header_user("From") == want_from
-        print(f"no database: inbound 503 after {took_in:.1f} s; 911 ({carrier}) answered after {took_911:.1f} s")
+        assert "from this node's local copy of" in platform.nodes["cl1"].messages_log()[mark_cl:]
+        print(f"no database ({platform.lookup}): inbound 503 after {took_in:.1f} s; 911 ({carrier}) answered after {took_911:.1f} s")
         assert took_911 < 10 and took_in < 10
     finally:
         faults.thaw(primary)
