@@ -60,9 +60,9 @@ def drill(tmp_path_factory):
     # The data was committed before the nodes ran: the admin retries them and then expires all their caches;
     # let that happen now rather than in the middle of a test.
     deadline = time.monotonic() + 60
-    while node_push.pending_nodes() and time.monotonic() < deadline:
+    while node_push.pending_nodes(platform.engine) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not node_push.pending_nodes(), node_push.pending_nodes()
+    assert not node_push.pending_nodes(platform.engine), node_push.pending_nodes(platform.engine)
     yield platform, primary, replica, faults
     faults.unblock()
     for inst in (primary, replica):
