@@ -175,6 +175,40 @@ def _read_message(reader) -> dict[str, str]:
         answer.setdefault(key.strip(), value.strip())
 
 
+def warm_node(host: str, port: int, secret: str, endpoints: Iterable[str] | None = None,
+              timeout: float = TIMEOUT) -> int:
+    """Have one node read endpoints and their AORs and auths into its caches now; returns how many it found.
+
+    endpoints: ids to read (one it does not see answers an error and costs one look-up); None: every endpoint the
+    node sees (PJSIPShowEndpoints: its realtime backend, i.e. its scoped view, read whole; nothing is cached by
+    that list itself). Each PJSIPShowEndpoint retrieves the endpoint, every AOR it names and its inbound and
+    outbound auths by id (res_pjsip/pjsip_configuration.c ami_show_endpoint; location.c ast_sip_for_each_aor;
+    config_auth.c ast_sip_for_each_auth), and a retrieval by id that misses the memory cache is stored in it
+    (main/sorcery.c ast_sorcery_retrieve_by_id, sorcery_cache_create). So objects the node never used are
+    cached too, each on its own: a later change still expires just that object. Raises OSError/AmiError as
+    AmiSession does."""
+    with AmiSession(host, port, secret, timeout) as ami:
+        if endpoints is None:
+            _answer, events = ami.request_list({"Action": "PJSIPShowEndpoints"})
+            endpoints = [e["ObjectName"] for e in events if e.get("Event") == "EndpointList" and e.get("ObjectName")]
+        found = 0
+        for endpoint in endpoints:
+            answer, _events = ami.request_list({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint})
+            found += answer.get("Response") == "Success"
+    return found
+
+
+def endpoints_to_warm(objects: dict[str, set[str]]) -> list[str] | None:
+    """The endpoints whose reading brings the changed objects back into a node's caches (None: all of them).
+
+    The projection names an endpoint's AOR after the endpoint and its auth ENDPOINT-auth (app.projection.rows)."""
+    if "all" in objects:
+        return None
+    ids = set(objects.get("endpoint", ())) | set(objects.get("aor", ()))
+    ids |= {a.removesuffix("-auth") for a in objects.get("auth", ())}
+    return sorted(ids)
+
+
 def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int, batch: str | None = None) -> None:
     """Send the expiries to every live node (PARALLEL_NODES at a time); failures are logged, never raised.
 
@@ -212,6 +246,7 @@ def push(engine: Engine, objects: dict[str, set[str]], secret: str, port: int, b
             caught_up(reads[name])
         try:
             send_actions(host, port, secret, actions)
+            _warm_quietly(name, host, port, secret, endpoints_to_warm(objects))
         except (OSError, AmiError) as exc:
             log.warning("node %s (%s:%s) not told to expire its cache (%s); retried every %s s until it answers",
                         name, host, port, exc, RETRY_SECONDS)
@@ -392,6 +427,7 @@ def retry_pending(engine: Engine, secret: str, port: int, names: Iterable[str] |
         ids = entry["ids"]
         try:
             send_actions(hosts[node_id], port, secret, actions)
+            _warm_quietly(entry["node"], hosts[node_id], port, secret, endpoints_to_warm(objects))
         except (OSError, AmiError) as exc:
             _note_failure(engine, node_id, NodePushPending.id.in_(ids), exc)
             result = {"told": False, "error": str(exc) or type(exc).__name__}
@@ -408,14 +444,67 @@ def retry_pending(engine: Engine, secret: str, port: int, names: Iterable[str] |
     return sorted(results, key=lambda r: r["node"])
 
 
+WARM_CHECK_SECONDS = 60  # how often a retrier asks every live node when it started (CoreStatus)
+
+
+def _warm_quietly(name: str, host: str, port: int, secret: str, endpoints: list[str] | None) -> None:
+    """warm_node after the expiries were acknowledged: a failure here is logged only (the node was told)."""
+    try:
+        found = warm_node(host, port, secret, endpoints)
+        log.debug("node %s read %d endpoint(s) back into its caches", name, found)
+    except (OSError, AmiError) as exc:
+        log.warning("node %s told, but not made to read the objects back (%s): they are read on first use", name, exc)
+
+
+def warm_started_nodes(engine: Engine, secret: str, port: int, started: dict[str, str]) -> list[str]:
+    """Warm (warm_node, every endpoint) each live node whose start time (AMI CoreStatus CoreStartupDate/Time) is
+    not the one recorded in `started` ({node name: start time}, updated): a node that has just (re)started, and
+    every node once per retrier process. Only while the admin's database answers; a node that found no endpoint
+    (it may not reach a database) is not recorded, so it is warmed again at the next check. Returns the names of
+    the nodes warmed."""
+    if not _database_answers(engine):
+        return []
+    with engine.connect() as conn:
+        nodes = list(conn.execute(select(Node.name, Node.public_ip).where(Node.state.in_(LIVE_NODE_STATES))))
+    warmed: list[str] = []
+    lock = threading.Lock()
+
+    def one(name: str, host: str) -> None:
+        try:
+            with AmiSession(host, port, secret) as ami:
+                status = ami.request({"Action": "CoreStatus"})
+            start = f"{status.get('CoreStartupDate', '')} {status.get('CoreStartupTime', '')}"
+            if started.get(name) == start:
+                return
+            found = warm_node(host, port, secret)
+        except (OSError, AmiError):
+            return  # not reachable now: asked again at the next check
+        if found:  # an empty answer may be a node that cannot read its database: try again next time
+            with lock:
+                started[name] = start
+                warmed.append(name)
+            log.info("node %s (started %s): %d endpoint(s) read into its caches with their AORs and auths", name, start, found)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_NODES, thread_name_prefix="ami-warm") as pool:
+        for node in nodes:
+            pool.submit(one, node.name, node.public_ip)
+    return sorted(warmed)
+
+
 def run_retrier(engine: Engine, secret: str, port: int, stop: threading.Event, every: float = RETRY_SECONDS) -> None:
     """Retry the durable list every `every` seconds until `stop` is set (the admin web's background thread and
-    `flask alerts watch` run this). A failed pass is logged and tried again at the next turn."""
+    `flask alerts watch` run this), and every WARM_CHECK_SECONDS warm the nodes that started since the last look
+    (warm_started_nodes). A failed pass is logged and tried again at the next turn."""
+    started: dict[str, str] = {}
+    next_warm = 0.0
     while not stop.wait(every):
         if retry_paused.is_set():
             continue
         try:
             retry_pending(engine, secret, port)
+            if time.monotonic() >= next_warm:
+                next_warm = time.monotonic() + WARM_CHECK_SECONDS
+                warm_started_nodes(engine, secret, port, started)
         except Exception:  # noqa: BLE001 - must outlive a database outage
             log.warning("node push retry: pass failed; trying again in %s s", every, exc_info=True)
 

@@ -118,6 +118,40 @@ def register(app: Flask) -> None:
         if any(not r["told"] for r in results):
             raise SystemExit(1)
 
+    @node_group.command("warm-caches")
+    @click.argument("names", nargs=-1, metavar="[NODE]...")
+    @domain_command
+    def warm_cmd(names):
+        """Have live nodes (default: all) read every endpoint they serve, with its AORs and auths, into their caches.
+
+        Objects a node has never used are otherwise read on first use, which fails while no database answers.
+        The admin web and `alerts watch` do this on their own for each node that (re)started (CoreStatus).
+        """
+        from app.models import Node
+        from app.node_push import AmiError, ami_settings, warm_node
+        from app.projection.rows import LIVE_NODE_STATES
+
+        secret, port = ami_settings()
+        if not secret:
+            fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
+        query = select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
+        if names:
+            query = query.where(Node.name.in_(names))
+        targets = list(Session().scalars(query))
+        unknown = sorted(set(names) - {n.name for n in targets})
+        if unknown:
+            fail(f"no live node {', '.join(unknown)}")
+        failed = 0
+        for node in targets:
+            try:
+                found = warm_node(node.public_ip, port, secret)
+                click.echo(f"{node.name}: {found} endpoint(s) read with their AORs and auths")
+            except (OSError, AmiError) as exc:
+                failed += 1
+                click.echo(f"{node.name}: not reached ({exc})", err=True)
+        if failed:
+            raise SystemExit(1)
+
     @node_group.command("account")
     @click.argument("node_name", metavar="NODE")
     @click.option("--rotate", is_flag=True, help="Give the existing account a new password (the old one stops working).")
