@@ -201,7 +201,9 @@ def warm_node(host: str, port: int, secret: str, endpoints: Iterable[str] | None
 def endpoints_to_warm(objects: dict[str, set[str]]) -> list[str] | None:
     """The endpoints whose reading brings the changed objects back into a node's caches (None: all of them).
 
-    The projection names an endpoint's AOR after the endpoint and its auth ENDPOINT-auth (app.projection.rows)."""
+    The projection names an IP endpoint's AOR after the endpoint and an endpoint's auth ENDPOINT-auth
+    (app.projection.rows). A registering trunk's AOR is named after its username: when only that AOR changed, its
+    id is asked for as an endpoint, answers "unable to retrieve", and the AOR is read on its next use instead."""
     if "all" in objects:
         return None
     ids = set(objects.get("endpoint", ())) | set(objects.get("aor", ()))
