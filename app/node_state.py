@@ -494,12 +494,15 @@ def ask_dashboard_nodes(session: OrmSession) -> Asked:
 
 
 def dashboard_nodes(session: OrmSession, asked: Asked | None = None) -> list[dict]:
-    """Every live node (active, draining) with its state in words, unreachable ones first."""
+    """Every live node (active, draining) with its state in words and the changes it has not yet acknowledged
+    (pending: a sentence, "" when none); unreachable ones first, then those with pending changes."""
     asked = asked or ask_dashboard_nodes(session)
     nodes = asked.nodes
     states = collect(session, asked)
-    rows = [{"node": n, "state": states[n.id], "summary": node_summary(states[n.id])} for n in nodes]
-    rows.sort(key=lambda r: (r["state"].up or r["state"].state == "off", r["node"].role, r["node"].name))
+    waiting = node_push.pending(session)  # changes not yet acknowledged (node_push_pending), shown in red too
+    rows = [{"node": n, "state": states[n.id], "summary": node_summary(states[n.id]),
+             "pending": node_push.pending_sentence(waiting.get(n.id))} for n in nodes]
+    rows.sort(key=lambda r: (r["state"].up or r["state"].state == "off", not r["pending"], r["node"].role, r["node"].name))
     return rows
 
 

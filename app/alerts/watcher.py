@@ -6,6 +6,10 @@ the user class), reconnects on any failure (1, 2, 5, then every 10 s) and pings 
 node is noticed. Events go through one queue to the main loop, which records the call and sends its alerts at
 once; the same loop retries failed alerts when due and, every RECONCILE_EVERY seconds, records the 911 calls
 that the call records show and no event announced.
+
+Being the long-lived service next to the admin, it also runs the retrier of node cache expiries
+(app.node_push.run_retrier, in a thread of its own): every live node, carrier nodes too, that has not acknowledged a
+change recorded in node_push_pending is told once it answers, even when no admin web process is running.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app import node_push
 from app.alerts import EVENT, reconcile_from_cdr, record_call
 from app.alerts.deliver import SmtpSettings, deliver_due
 from app.models import Node
@@ -153,6 +158,9 @@ class Watcher:
         """Run until `stop` is set (or `seconds` have passed)."""
         end = time.monotonic() + seconds if seconds else None
         next_nodes = next_reconcile = 0.0
+        retry_stop = threading.Event()
+        retrier = threading.Thread(target=self._retry_pushes, args=(retry_stop,), name="node-push-retry", daemon=True)
+        retrier.start()
         with Session(self.engine) as session:
             while not stop.is_set() and (end is None or time.monotonic() < end):
                 now = time.monotonic()
@@ -183,3 +191,13 @@ class Watcher:
                     stop.wait(2)
         for listener in self.listeners.values():
             listener.stop()
+        retry_stop.set()
+        retrier.join(node_push.TIMEOUT * 2)
+
+    def _retry_pushes(self, stop: threading.Event) -> None:
+        """Tell nodes the changes they missed: one pass at once, then every node_push.RETRY_SECONDS."""
+        try:
+            node_push.retry_pending(self.engine, self.secret, self.port)
+        except Exception:  # noqa: BLE001 - the next turn tries again
+            log.warning("node push retry: first pass failed", exc_info=True)
+        node_push.run_retrier(self.engine, self.secret, self.port, stop)

@@ -31,6 +31,9 @@ def register(app: Flask) -> None:
     def watch_cmd(seconds: float | None):
         """Listen to every live client node (AMI), record each 911 call and send its alerts; retry failures.
 
+        Also tells live nodes the cache expiries they missed (node_push_pending, every 15 s) and has each node that
+        (re)started read every endpoint it serves into its caches (checked every 60 s): app.node_push.run_retrier.
+
         Needs TRUNKLINE_AMI_SECRET (the nodes' manager secret) and the SMTP settings ALERT_SMTP_HOST, ALERT_SMTP_PORT,
         ALERT_FROM (ALERT_SMTP_USER, ALERT_SMTP_PASSWORD, ALERT_SMTP_STARTTLS=1 when the server wants them).
         Stops cleanly on SIGTERM or Ctrl-C.

@@ -33,8 +33,10 @@ def register(app: Flask) -> None:
     def expire_cmd(names):
         """Tell live nodes (default: all) over AMI to expire every cached endpoint, AOR, auth and identify row.
 
-        Nodes keep what they read until told (sorcery.conf); use this after an admin restart, when the
-        admin's in-memory list of nodes it could not tell is gone.
+        Nodes keep what they read until told (sorcery.conf). Changes a node missed are kept in the database and
+        retried on their own (`node push-pending`, `node push-retry`); this is the big hammer, e.g. after restoring
+        the database from a backup. Every object is read again on its next use: run it only while the nodes can
+        read a database.
         """
         from sqlalchemy import select
 
@@ -57,6 +59,93 @@ def register(app: Flask) -> None:
             try:
                 send_actions(node.public_ip, port, secret, EXPIRE_ALL)
                 click.echo(f"{node.name}: caches expired")
+            except (OSError, AmiError) as exc:
+                failed += 1
+                click.echo(f"{node.name}: not reached ({exc})", err=True)
+        if failed:
+            raise SystemExit(1)
+
+    @node_group.command("push-pending")
+    @click.option("--json", "as_json", is_flag=True, help="Print a JSON list: node, changes, since, attempts, last_error, objects.")
+    @domain_command
+    def push_pending_cmd(as_json):
+        """List the changes live nodes have not yet acknowledged (they still hold the old cached objects).
+
+        Written with each change that rewrote cached endpoints, AORs, auths or identify rows; cleared once the
+        node has expired them. `node push-retry` tells them now; the admin web and `alerts watch` retry every 15 s.
+        JSON keys: node, changes (commits), since (UTC, ISO 8601), attempts, last_error, objects ({cache: ids}; "all").
+        """
+        from app.node_push import pending
+
+        entries = sorted(pending(Session()).values(), key=lambda e: e["node"])
+        if as_json:
+            click.echo(json.dumps([{"node": e["node"], "changes": e["changes"], "since": e["since"].isoformat(timespec="seconds"),
+                                    "attempts": e["attempts"], "last_error": e["last_error"],
+                                    "objects": "all" if "all" in e["objects"] else {k: sorted(v) for k, v in sorted(e["objects"].items())}}
+                                   for e in entries]))
+            return
+        if not entries:
+            click.echo("every live node has every change")
+        for e in entries:
+            last = f"; {e['attempts']} failed attempt(s), last: {e['last_error']}" if e["attempts"] else ""
+            click.echo(f"{e['node']}: {e['changes']} change(s) not yet on this node since {e['since']:%Y-%m-%d %H:%M:%S} UTC{last}")
+
+    @node_group.command("push-retry")
+    @click.argument("names", nargs=-1, metavar="[NODE]...")
+    @click.option("--json", "as_json", is_flag=True, help="Print a JSON list: node, changes, told, error.")
+    @domain_command
+    def push_retry_cmd(names, as_json):
+        """Tell the nodes (default: every one with pending changes) what they missed, once; exit 1 if one was not told.
+
+        What `alerts watch` and the admin web do every 15 s (app.node_push.retry_pending).
+        """
+        from app.node_push import ami_settings, retry_pending
+
+        secret, port = ami_settings()
+        if not secret:
+            fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
+        results = retry_pending(Session().get_bind(), secret, port, names or None)
+        if as_json:
+            click.echo(json.dumps([{"node": r["node"], "changes": r["changes"], "told": r["told"], "error": r["error"]}
+                                   for r in results]))
+        elif not results:
+            click.echo("nothing pending" + (f" for {', '.join(names)}" if names else ""))
+        for r in results if not as_json else ():
+            if r["told"]:
+                click.echo(f"{r['node']}: told {r['changes']} change(s)")
+            else:
+                click.echo(f"{r['node']}: not told ({r['error']})", err=True)
+        if any(not r["told"] for r in results):
+            raise SystemExit(1)
+
+    @node_group.command("warm-caches")
+    @click.argument("names", nargs=-1, metavar="[NODE]...")
+    @domain_command
+    def warm_cmd(names):
+        """Have live nodes (default: all) read every endpoint they serve, with its AORs and auths, into their caches.
+
+        Objects a node has never used are otherwise read on first use, which fails while no database answers.
+        The admin web and `alerts watch` do this on their own for each node that (re)started (CoreStatus).
+        """
+        from app.models import Node
+        from app.node_push import AmiError, ami_settings, warm_node
+        from app.projection.rows import LIVE_NODE_STATES
+
+        secret, port = ami_settings()
+        if not secret:
+            fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
+        query = select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
+        if names:
+            query = query.where(Node.name.in_(names))
+        targets = list(Session().scalars(query))
+        unknown = sorted(set(names) - {n.name for n in targets})
+        if unknown:
+            fail(f"no live node {', '.join(unknown)}")
+        failed = 0
+        for node in targets:
+            try:
+                found = warm_node(node.public_ip, port, secret)
+                click.echo(f"{node.name}: {found} endpoint(s) read with their AORs and auths")
             except (OSError, AmiError) as exc:
                 failed += 1
                 click.echo(f"{node.name}: not reached ({exc})", err=True)

@@ -8,6 +8,7 @@ from app.models.client import Client
 from app.models.dbserver import DbServer, NodeLocalCopy
 from app.models.node import Node
 from app.models.node_account import NodeAccount
+from app.models.node_push import NodePushPending
 from app.models.node_seen import NodeLastSeen
 from app.models.number import PhoneNumber
 from app.models.porting import PortOrder, PortOrderNumber
@@ -16,6 +17,6 @@ from app.models.trunk import Trunk, TrunkAddress
 from app.models.user import SignInAttempt, User
 
 __all__ = ["AlertDelivery", "AuditEntry", "CallRollup", "CallRollupState", "Carrier", "Client", "DbServer", "E911Call", "Node",
-           "NodeAccount", "NodeLastSeen", "NodeLocalCopy", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES",
+           "NodeAccount", "NodeLastSeen", "NodeLocalCopy", "NodePushPending", "PhoneNumber", "PortOrder", "PortOrderNumber", "REALTIME_TABLES",
            "SignInAttempt", "Trunk",
            "TrunkAddress", "User"]

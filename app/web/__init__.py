@@ -50,6 +50,18 @@ def init_web(app: Flask) -> None:
     app.register_error_handler(DBAPIError, database_unreachable)
     app.extensions["trunkline_admin"] = admin
 
+    @app.before_request
+    def _node_push_retrier():
+        # The admin web retries the node cache expiries still pending (node_push_pending) in a thread of its own,
+        # started by the first request of each worker process (not at import: CLI commands and tests build apps too).
+        if not app.extensions.get("trunkline_push_retrier"):
+            from app import node_push
+
+            app.extensions["trunkline_push_retrier"] = True
+            engine = app.extensions.get("trunkline_engine")
+            if engine is not None:
+                node_push.start_background_retry(engine)
+
     @app.get("/")
     def root():
         return redirect(url_for("admin.index"))

@@ -62,9 +62,9 @@ def drill(request, tmp_path_factory):
     # The data was committed before the nodes ran: the admin retries them and then expires all their caches;
     # let that happen now rather than in the middle of a test.
     deadline = time.monotonic() + 60
-    while node_push.pending_nodes() and time.monotonic() < deadline:
+    while node_push.pending_nodes(platform.engine) and time.monotonic() < deadline:
         time.sleep(1)
-    assert not node_push.pending_nodes(), node_push.pending_nodes()
+    assert not node_push.pending_nodes(platform.engine), node_push.pending_nodes(platform.engine)
     yield platform, primary, replica, faults
     faults.unblock()
     for inst in (primary, replica):
@@ -207,3 +207,72 @@ def invite_final(result) -> int | None:
     """The final answer to the INVITE itself (CallResult.final would also count a 200 to a CANCEL)."""
     codes = [m.status for m in result.received if m.status and m.status >= 200 and "INVITE" in (m.header("CSeq") or "")]
     return codes[-1] if codes else None
+
+
+def _restart(platform, name: str) -> None:
+    node = platform.nodes[name]
+    node.stop()
+    node.start()
+    node.wait_booted()
+
+
+def _cached(node, cache: str) -> str:
+    return node.cli(f"sorcery memory cache dump {cache}")
+
+
+def test_a_restarted_node_is_warmed_and_serves_trunks_it_never_used_while_no_database_answers(drill):
+    """Objects a node never used are cached too (app.node_push.warm_node, run by the retriers when a node starts):
+    the client node is restarted with the database up, then both servers are frozen before any of its trunks made
+    a call. Control first: restarted with nothing to warm it, the same 911 call is refused (the trunk cannot be read)."""
+    platform, primary, replica, faults = drill
+    node = platform.nodes["cl1"]
+    saved = node_push.WARM_CHECK_SECONDS
+
+    def frozen_911(tag: str):
+        faults.freeze(primary)
+        faults.freeze(replica)
+        try:
+            return platform.call(data.PBX["alt"], "cl1", "911", "2045552004", 200, tag), \
+                platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (200,))
+        finally:
+            faults.thaw(primary)
+            faults.thaw(replica)
+            time.sleep(11)  # res_odbc's negative_connection_cache
+
+    node_push.retry_paused.set()
+    try:
+        _restart(platform, "cl1")
+        # Asterisk itself reads every endpoint by id at start (they are in the cache), but no AOR, auth or identify row.
+        assert "Total number of objects cached: 0" in _cached(node, "aor")
+        assert "Total number of objects cached: 0" in _cached(node, "auth")
+        assert "Total number of objects cached: 0" in _cached(node, "identify")
+        cold, cold_reg = frozen_911("cold-911")
+        assert invite_final(cold) in (401, 403), (invite_final(cold), platform.diagnostics())
+        assert not [m for m in cold.at.get("bravo", []) if m.method == "INVITE"]
+        assert 200 not in [m.status for m in cold_reg.received], "registered without its auth being readable?"
+
+        _restart(platform, "cl1")
+        node_push.WARM_CHECK_SECONDS = 1
+        node_push.retry_paused.clear()
+        node_push.start_background_retry(platform.engine)  # this process's retrier (the admin web's, in production)
+        restarted = time.monotonic()
+        deadline = restarted + node_push.RETRY_SECONDS * 3
+        while "trunk-ACME-branch-auth" not in _cached(node, "auth") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        warmed_after = time.monotonic() - restarted
+        endpoints, aors, auths, identify = (_cached(node, c) for c in ("endpoint", "aor", "auth", "identify"))
+        for endpoint in ("trunk-ACME-main", "trunk-ACME-alt", "trunk-ACME-branch"):
+            assert endpoint in endpoints, endpoints
+        assert data.BRANCH_USER in aors and "trunk-ACME-branch-auth" in auths, (aors, auths)  # its AOR: the username
+        assert "trunk-ACME-alt-ip1" in identify, identify
+        warm, warm_reg = frozen_911("warm-911")
+        assert invite_final(warm) == 200, platform.diagnostics()
+        invites = [m for m in warm.at.get("bravo", []) if m.direction == "received" and m.method == "INVITE"]
+        assert len(invites) == 1 and invites[0].request_user == "911" and invites[0].header_user("From") == "12045552003"
+        assert 200 in [m.status for m in warm_reg.received], platform.diagnostics()
+        print(f"restarted cl1 warmed {warmed_after:.1f} s after it booted; its never-used trunk's 911 call and "
+              "registration worked with no database")
+    finally:
+        node_push.WARM_CHECK_SECONDS = saved
+        node_push.retry_paused.clear()
+        platform.requalify()

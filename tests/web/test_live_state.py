@@ -137,3 +137,35 @@ def test_a_blackholed_node_costs_a_page_the_short_wait_once_then_nothing(app, we
             f.close()
         hole.close()
         node_state.clear_cache()
+
+
+def test_changes_a_node_has_not_acknowledged_are_red_on_the_node_page_and_the_dashboard(as_role, web, backend):
+    """node_push_pending rows (written with each change, app.node_push) in words: how many, since when, the failure."""
+    from app.models import NodePushPending
+
+    node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    page = as_role("viewer").get(f"/admin/node/details/?id={node.id}")
+    cell = re.search(r'<td id="tl-node-push-pending">(.*?)</td>', page.text, re.S).group(1)
+    if backend == "sqlite":
+        assert "not tracked" in cell  # no node reads a SQLite database
+        return
+    assert "every change has reached it" in cell and "tl-ok" in cell
+    since = (utc_now() - timedelta(minutes=3)).replace(microsecond=0)
+    for i in range(2):
+        web.add(NodePushPending(node_id=node.id, batch=f"b{i}", objects='{"endpoint":["trunk-ACME-main"]}',
+                                created_at=since + timedelta(seconds=i), attempts=3 - i, last_attempt_at=since + timedelta(minutes=1),
+                                last_error="timed out"))
+    web.commit()
+    page = as_role("viewer").get(f"/admin/node/details/?id={node.id}")
+    cell = re.search(r'<td id="tl-node-push-pending">(.*?)</td>', page.text, re.S).group(1)
+    words = html.unescape(re.sub(r"<[^>]+>", "", cell))
+    assert 'class="tl-bad"' in cell
+    assert f"2 changes not yet on this node since {since:%Y-%m-%d %H:%M} UTC (3 failed attempts, last: timed out)" in words
+    assert "node push-retry cl-ovh-bhs7" in words
+    dash = as_role("viewer").get("/admin/")
+    panel = re.search(r'<table class="table table-sm" id="tl-nodes-live">.*?</table>', dash.text, re.S).group(0)
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*cl-ovh-bhs7(?:(?!</tr>).)*</tr>", panel, re.S).group(0)
+    assert 'class="tl-bad"' in row and "tl-push-pending" in row
+    assert f"2 changes not yet on this node since {since:%Y-%m-%d %H:%M} UTC" in html.unescape(row)
+    other = re.search(r"<tr[^>]*>(?:(?!</tr>).)*cl-vultr-tor3(?:(?!</tr>).)*</tr>", panel, re.S).group(0)
+    assert "not yet on this node" not in other

@@ -346,7 +346,23 @@ def node_page(node: Node) -> dict:
             "db_account": _account_fmt(None, None, node, "db_account_check"),
             "db_rotated": _rotated_fmt(None, None, node, "db_password_rotated"),
             # Issue 13: what the node keeps for calls placed while no database answers, and the servers it reads.
-            "local_911_copy": _local_copy_cell(node), "database_servers": _db_servers_cell(node)}
+            "local_911_copy": _local_copy_cell(node), "database_servers": _db_servers_cell(node),
+            "push_pending": _push_pending_cell(node)}
+
+
+def _push_pending_cell(node: Node) -> Markup:
+    """Changes the node has not acknowledged (app.node_push: node_push_pending), in red; or that it has them all."""
+    from app.node_push import _mariadb, pending, pending_sentence
+
+    if not _mariadb(Session().get_bind()):
+        return Markup('<span class="text-muted">not tracked: nodes read MariaDB, never this SQLite database</span>')
+    entry = pending(Session(), [node.id]).get(node.id)
+    if entry:
+        return Markup('<span class="tl-bad">{}: it still uses the old values; retried every 15 s, or '
+                      "<code>flask --app wsgi node push-retry {}</code></span>").format(pending_sentence(entry), node.name)
+    if node.state == "retired":
+        return Markup('<span class="text-muted">not told (retired)</span>')
+    return Markup('<span class="tl-ok">every change has reached it</span>')
 
 
 class TrunkView(ServiceModelView):
