@@ -281,9 +281,10 @@ class ReplicaReads:
         for name, url in self.candidates():
             if self._skip.get(name, 0) > now:
                 continue
-            engine = self._engines.get(url)
-            if engine is None:
-                engine = self._engines.setdefault(url, replica_engine(url))
+            with self._lock:
+                engine = self._engines.get(url)
+                if engine is None:
+                    engine = self._engines[url] = replica_engine(url)
             try:
                 with engine.connect() as conn:
                     status, applied = None, None

@@ -101,6 +101,8 @@ def _reads_from_replica(b: Browser, carrier_id: int) -> dict[str, float]:
             assert "Seconds_Behind_Master" in page.text
         if name in ("list", "detail"):
             assert "replica-era" in page.text  # a carrier written through the admin before the fault: the replica has it
+        if name == "list":
+            assert "/admin/carrier/new/" not in page.text  # no button that would change data
     return took
 
 
@@ -125,6 +127,8 @@ def _from_primary_again(reads, b: Browser, carrier_id: int, timeout: float = 20)
     for url in ("/admin/", "/admin/carrier/", f"/admin/carrier/details/?id={carrier_id}", "/admin/carrier/export/csv/"):
         page = b.get(url)
         assert page.status_code == 200 and BANNER not in page.text and "X-Trunkline-Database" not in page.headers, url
+        if url == "/admin/carrier/":
+            assert "/admin/carrier/new/" in page.text
     return took
 
 
