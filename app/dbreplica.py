@@ -188,6 +188,7 @@ class ReplicaReads:
         self._engines: dict[str, Engine] = {}
         self._probe_engine: Engine | None = None
         self.stopped = False
+        self._surprise = ""  # the last unexpected probe error (logged once)
 
     # -- the primary
     @property
@@ -255,8 +256,12 @@ class ReplicaReads:
             started = time.monotonic()
             try:
                 self.probe()
-            except Exception:  # noqa: BLE001 - the watcher must outlive any surprise; it is logged
-                log.exception("probing the primary database failed")
+                self._surprise = ""
+            except Exception as exc:  # noqa: BLE001 - the watcher must outlive any surprise; logged once, not every probe
+                words = str(exc).splitlines()[0][:300]
+                if words != self._surprise:
+                    log.warning("probing the primary database: %s (not counted as unreachable)", words)
+                    self._surprise = words
             time.sleep(max(0.0, CHECK_EVERY - (time.monotonic() - started)))
 
     def stop(self) -> None:
