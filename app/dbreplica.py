@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CHECK_EVERY = 2.0  # seconds between two probes of the primary
 PROBE_TIMEOUT = 3  # seconds: connect and read timeout of a probe (the admin engine's own connect timeout)
+SLOW_PROBE = 0.5  # seconds: a probe still waiting this long means the primary stopped answering (requests wait for it)
 IDLE_STOP = 60.0  # the watcher stops after this long without a request (the next request starts it again)
 REPLICA_SKIP = 10.0  # seconds a replica that did not answer is skipped before it is tried again
 REMEMBER_EVERY = 60.0  # seconds between two rewrites of the remembered server list while the primary answers
@@ -189,6 +190,8 @@ class ReplicaReads:
         self._probe_engine: Engine | None = None
         self.stopped = False
         self._surprise = ""  # the last unexpected probe error (logged once)
+        self._probe_started: float | None = None  # monotonic start of the probe in flight
+        self._probe_done = threading.Event()
 
     # -- the primary
     @property
@@ -251,9 +254,22 @@ class ReplicaReads:
                     self._thread = threading.Thread(target=self._watch, daemon=True, name="primary-watch")
                     self._thread.start()
 
+    def wait_if_slow_probe(self) -> float:
+        """A probe that has not answered within SLOW_PROBE s is a primary that stopped answering (a healthy one answers
+        in milliseconds): wait for its verdict (PROBE_TIMEOUT s at most) rather than let the request reach a pooled
+        connection, whose check waits for the 30 s read timeout. Returns the seconds waited."""
+        started_at = self._probe_started
+        if started_at is None or self.down or time.monotonic() - started_at < SLOW_PROBE:
+            return 0.0
+        begun = time.monotonic()
+        self._probe_done.wait(timeout=max(0.0, started_at + PROBE_TIMEOUT + 0.5 - begun))
+        return time.monotonic() - begun
+
     def _watch(self) -> None:
         while not self.stopped and time.monotonic() - self._last_request < IDLE_STOP:
             started = time.monotonic()
+            self._probe_done.clear()
+            self._probe_started = started
             try:
                 self.probe()
                 self._surprise = ""
@@ -262,6 +278,9 @@ class ReplicaReads:
                 if words != self._surprise:
                     log.warning("probing the primary database: %s (not counted as unreachable)", words)
                     self._surprise = words
+            finally:
+                self._probe_started = None
+                self._probe_done.set()
             time.sleep(max(0.0, CHECK_EVERY - (time.monotonic() - started)))
 
     def stop(self) -> None:

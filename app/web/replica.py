@@ -49,6 +49,7 @@ def _read_source():
     if reads is None or (request.endpoint or "") in STATIC_ENDPOINTS:
         return None
     reads.touch()
+    reads.wait_if_slow_probe()
     if not reads.down:
         return None
     replica = reads.pick()

@@ -148,6 +148,9 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
         Session.remove()
     loopback.wait_caught_up(r, p)
 
+    leaving = Browser(app.test_client())
+    assert leaving.sign_in("op@example.test").status_code == 302
+
     # 1. Killed, the watcher paused: the first request finds the primary gone itself, marks it down and is run again
     #    from the replica (the person gets the page, not an error).
     reads.stopped = True
@@ -166,6 +169,10 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
     refused = other.client.post("/login", data={"email": "op@example.test", "password": PASSWORD,
                                                 "csrf_token": __import__("tests.web.conftest", fromlist=["x"]).csrf_token(login.text)})
     assert refused.status_code == 503 and "signing in is refused" in refused.text and "Traceback" not in refused.text
+    out = leaving.post("/logout")  # signing out clears this browser's session (the others wait for the primary)
+    assert out.status_code == 302 and out.location.endswith("/login")
+    assert "sessions elsewhere could not be ended" in leaving.get("/login").text
+    assert leaving.get("/admin/").status_code == 302
 
     # Read-only CLI commands read the replica (the servers remembered by the admin), writes get the one message.
     env_file = {"TRUNKLINE_DB_SERVERS_FILE": str(servers_file), "TRUNKLINE_ADMIN_HOSTING_PROVIDER": "OVHcloud"}
@@ -194,14 +201,21 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
     assert b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "after-kill"}).status_code == 302
     loopback.wait_caught_up(r, p)
 
-    # 3. Frozen: the watcher's fresh connection gives up after its 3 s connect timeout; no page waits for it after that.
+    # 3. Frozen: the watcher's fresh connection gives up after its 3 s connect timeout. A request that arrives while
+    #    that probe is in flight waits for its verdict (not for a pooled connection's 30 s read timeout), and no page
+    #    waits for anything after that.
     os.kill(p.pid, signal.SIGSTOP)
     started = time.monotonic()
     try:
-        while not reads.down:
-            assert time.monotonic() - started < 15, "the watcher never noticed the frozen primary"
-            time.sleep(0.1)
-        print(f"frozen primary noticed after {time.monotonic() - started:.1f} s")
+        while reads._probe_started is None or time.monotonic() - reads._probe_started < 0.6:
+            assert time.monotonic() - started < 10, "no probe of the frozen primary"
+            time.sleep(0.05)
+        first = time.monotonic()
+        page = b.get("/admin/carrier/")
+        first = time.monotonic() - first
+        assert page.status_code == 200 and BANNER in page.text and reads.down
+        print(f"frozen primary: noticed after {time.monotonic() - started:.1f} s; the request that waited for the probe took {first:.1f} s")
+        assert first < 4
         took = _reads_from_replica(b, carrier_id)
         print(f"frozen primary: seconds per page from the replica {took}")
         assert max(took.values()) < 3
@@ -210,3 +224,11 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
         os.kill(p.pid, signal.SIGCONT)
     print(f"primary resumed: pages from it again after {_from_primary_again(reads, b, carrier_id)} s")
     assert _carrier_count(p, "while-down") == 0 and _carrier_count(p, "after-kill") == 1
+
+    # 4. No server answers at all: a page says so in one sentence, a change gets the one message.
+    loopback.stop(r, signal.SIGKILL)
+    loopback.stop(p, signal.SIGKILL)
+    page = b.get("/admin/carrier/")
+    assert page.status_code == 503 and "no replica answered" in page.text and "Traceback" not in page.text
+    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "nothing-up"})
+    assert page.status_code == 503 and UNREACHABLE_MESSAGE[1:] in page.text
