@@ -29,7 +29,8 @@ def _url(inst):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A primary p (Vultr) and a replica r (OVHcloud) with the schema, the demo data, an operator and the servers."""
+    """A primary p (Vultr), replicas r (OVHcloud) and a-vultr (Vultr), with the schema, the demo data, an operator and the
+    servers. The admin is at OVHcloud: r comes first in its read order although a-vultr sorts first by name."""
     reason = available()
     if reason:
         if IN_CI:
@@ -37,7 +38,8 @@ def cluster(tmp_path_factory):
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("admin-replica")
     net = loopback_net()
-    p, r = loopback.start_cluster(str(base / "dbs"), [("p", f"{net}.1", 3306), ("r", f"{net}.2", 3306)])
+    p, r, rv = loopback.start_cluster(str(base / "dbs"), [("p", f"{net}.1", 3306), ("r", f"{net}.2", 3306),
+                                                          ("a-vultr", f"{net}.3", 3306)])
     try:
         p.sql("CREATE DATABASE trunkline CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         for args in (("schema", "upgrade"), ("seed",), ("users", "create", "op@example.test", "--role", "operator",
@@ -45,13 +47,16 @@ def cluster(tmp_path_factory):
                      ("db", "server", "add", "p", "--host", p.host, "--port", "3306", "--role", "primary",
                       "--hosting-provider", "Vultr"),
                      ("db", "server", "add", "r", "--host", r.host, "--port", "3306", "--role", "replica",
-                      "--hosting-provider", "OVHcloud")):
+                      "--hosting-provider", "OVHcloud"),
+                     ("db", "server", "add", "a-vultr", "--host", rv.host, "--port", "3306", "--role", "replica",
+                      "--hosting-provider", "Vultr")):
             done = flask(_url(p), *args)
             assert done.returncode == 0, done.stderr
         loopback.wait_caught_up(r, p)
-        yield p, r, base
+        loopback.wait_caught_up(rv, p)
+        yield p, r, rv
     finally:
-        for inst in (p, r):
+        for inst in (p, r, rv):
             loopback.stop(inst, signal.SIGKILL)
 
 
@@ -61,7 +66,7 @@ def admin(cluster, tmp_path):
     from app import create_app
     from app.db import Session
 
-    p, r, _ = cluster
+    p, r, _rv = cluster
     app = create_app({"DATABASE_URL": _url(p), "SECRET_KEY": "test", "TESTING": True, "ADMIN_HOSTING_PROVIDER": "OVHcloud",
                       "DB_SERVERS_FILE": str(tmp_path / "db_servers.json"), "IMPORT_UPLOAD_DIR": str(tmp_path / "up"),
                       "ONCE_DIR": str(tmp_path / "once")})
@@ -133,13 +138,13 @@ def _from_primary_again(reads, b: Browser, carrier_id: int, timeout: float = 20)
 
 
 def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cluster, admin):
-    p, r, base = cluster
+    p, r, rv = cluster
     app, reads, b, servers_file = admin
     from app.db import Session
     from app.models import Carrier
 
     remembered = {s["name"]: s["role"] for s in json.loads(servers_file.read_text())["servers"]}
-    assert remembered == {"p": "primary", "r": "replica"}
+    assert remembered == {"p": "primary", "r": "replica", "a-vultr": "replica"}
     assert b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "replica-era"}).status_code == 302
     page = b.get("/admin/")
     assert page.status_code == 200 and BANNER not in page.text and "X-Trunkline-Database" not in page.headers
@@ -180,7 +185,7 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
     try:
         listed = flask(_url(p), "db", "server", "list", "--json")
         assert listed.returncode == 0, listed.stderr
-        assert {s["name"] for s in json.loads(listed.stdout)} == {"p", "r"}
+        assert {s["name"] for s in json.loads(listed.stdout)} == {"p", "r", "a-vultr"}
         assert "reading from replica r" in listed.stderr
         summary = flask(_url(p), "calls", "summary", "--json")
         assert summary.returncode == 0 and "reading from replica r" in summary.stderr and "counts as of the last rollup" in summary.stderr
@@ -225,9 +230,16 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
     print(f"primary resumed: pages from it again after {_from_primary_again(reads, b, carrier_id)} s")
     assert _carrier_count(p, "while-down") == 0 and _carrier_count(p, "after-kill") == 1
 
-    # 4. No server answers at all: a page says so in one sentence, a change gets the one message.
-    loopback.stop(r, signal.SIGKILL)
+    # 4. The primary killed again, then its replica at the admin's provider: the other replica serves the pages;
+    #    then no server answers at all: a page says so in one sentence, a change gets the one message.
     loopback.stop(p, signal.SIGKILL)
+    assert b.get("/admin/carrier/").headers["X-Trunkline-Database"].startswith("replica r (")
+    loopback.stop(r, signal.SIGKILL)
+    page = b.get("/admin/carrier/")
+    assert page.status_code == 200 and page.headers["X-Trunkline-Database"].startswith("replica a-vultr (")
+    assert "this page comes from replica a-vultr" in page.text and "after-kill" in page.text
+    _write_refused(b, rv)
+    loopback.stop(rv, signal.SIGKILL)
     page = b.get("/admin/carrier/")
     assert page.status_code == 503 and "no replica answered" in page.text and "Traceback" not in page.text
     page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "nothing-up"})
