@@ -83,7 +83,9 @@ def unreachable_response(exc):
         Session.remove()
     reads = _reads()
     replica = g.get("tl_replica")
-    refused_write = error_code(exc) in READ_ONLY_CODES and replica is not None
+    # The server answered but refused a write (a replica's read-only transaction, or a primary set read_only): it is
+    # not down, and a GET that tried to write is not run again.
+    refused_write = error_code(exc) in READ_ONLY_CODES
     if reads is not None and not refused_write:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         if replica is None:
