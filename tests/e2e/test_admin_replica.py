@@ -14,10 +14,11 @@ import time
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
-from app.dbdown import UNREACHABLE_MESSAGE
+from app.dbdown import UNREACHABLE_MESSAGE, error_code, is_unreachable
 from tests.e2e.dbcluster import IN_CI, available, flask, loopback, loopback_net
-from tests.web.conftest import PASSWORD, Browser
+from tests.web.conftest import PASSWORD, Browser, csrf_token
 from tests.web.scenarios import CARRIER_FORM
 
 BANNER = 'id="tl-replica-banner"'
@@ -167,12 +168,19 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
     assert reads.down and reads.reason, reads.reason
     reads.stopped = False  # the next request starts the watcher again
     _write_refused(b, r)
+    # The replica's connections refuse writes themselves, even for root (whom MariaDB's read_only lets write): a write
+    # that slipped past the web's refusal gets error 1792, which the admin answers with the one message.
+    replica = reads.pick()
+    with pytest.raises(DBAPIError) as refused_here, replica.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO audit_log (at, actor, channel, action, entity) VALUES (NOW(), 't', 'cli', 'x', 'probe')")
+    assert error_code(refused_here.value) == 1792 and is_unreachable(refused_here.value)
+    assert r.sql("SELECT COUNT(*) AS n FROM trunkline.audit_log WHERE entity = 'probe'")[0]["n"] == 0
     # A new sign-in is refused with a plain sentence; signing out still clears this browser's session.
     other = Browser(app.test_client())
     login = other.get("/login")
     assert login.status_code == 200 and "signing in is refused until it is back" in login.text
     refused = other.client.post("/login", data={"email": "op@example.test", "password": PASSWORD,
-                                                "csrf_token": __import__("tests.web.conftest", fromlist=["x"]).csrf_token(login.text)})
+                                                "csrf_token": csrf_token(login.text)})
     assert refused.status_code == 503 and "signing in is refused" in refused.text and "Traceback" not in refused.text
     out = leaving.post("/logout")  # signing out clears this browser's session (the others wait for the primary)
     assert out.status_code == 302 and out.location.endswith("/login")
