@@ -202,10 +202,18 @@ def test_killed_then_frozen_primary_reads_from_the_replica_and_refuses_writes(cl
         assert flask(_url(p), "realtime", "verify").stdout.strip() == "realtime: no drift"
         resolved = flask(_url(p), "e911", "resolve", "--trunk", "ACME/main", "--json")
         assert resolved.returncode == 0 and json.loads(resolved.stdout)["number"], resolved.stderr
+        # Nothing remembered: DATABASE_REPLICA_URLS alone says where to read.
+        os.environ.update({"TRUNKLINE_DB_SERVERS_FILE": str(servers_file) + ".none", "DATABASE_REPLICA_URLS": _url(rv)})
+        listed = flask(_url(p), "db", "server", "list")
+        assert listed.returncode == 0 and f"reading from replica {rv.host}:3306" in listed.stderr, listed.stderr
+        os.environ.pop("DATABASE_REPLICA_URLS")
+        nothing = flask(_url(p), "db", "server", "list")
+        assert nothing.returncode == 1 and "no replica answered" in nothing.stderr and "Traceback" not in nothing.stderr
+        os.environ["TRUNKLINE_DB_SERVERS_FILE"] = str(servers_file)
         added = flask(_url(p), "db", "server", "add", "x", "--host", "10.9.9.9", "--role", "replica", "--hosting-provider", "X")
         assert added.returncode == 1 and added.stderr.strip() == f"Error: {UNREACHABLE_MESSAGE}"
     finally:
-        for key in env_file:
+        for key in (*env_file, "DATABASE_REPLICA_URLS"):
             os.environ.pop(key, None)
 
     # 2. Back: pages from the primary again, no banner; a write goes through.
