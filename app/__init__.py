@@ -26,6 +26,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     if not app.config.get("_ENGINE_BOUND"):
         app.extensions["trunkline_engine"] = make_engine(app.config["DATABASE_URL"])
         bind_session(app.extensions["trunkline_engine"])
+    from app import dbreplica
+
+    dbreplica.setup(app)  # reads from a replica while the primary is unreachable (MariaDB only)
 
     @app.teardown_appcontext
     def _remove_session(_exc):

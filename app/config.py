@@ -13,6 +13,12 @@ class Config:
     """Settings; every one can be overridden by an environment variable of the same name."""
 
     DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'trunkline.db'}")
+    # While the primary is unreachable the admin reads from a replica (app.dbreplica): these URLs first (comma-separated,
+    # the admin's own credentials), then the replicas last read from the primary's db_servers table (DB_SERVERS_FILE,
+    # default instance/db_servers.json), a replica at ADMIN_HOSTING_PROVIDER first.
+    DATABASE_REPLICA_URLS = os.environ.get("DATABASE_REPLICA_URLS", "")
+    ADMIN_HOSTING_PROVIDER = os.environ.get("TRUNKLINE_ADMIN_HOSTING_PROVIDER", "")
+    DB_SERVERS_FILE = os.environ.get("TRUNKLINE_DB_SERVERS_FILE")
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SESSION_COOKIE_NAME = "trunkline_session"
     SESSION_COOKIE_HTTPONLY = True

@@ -336,8 +336,11 @@ def clear_cache() -> None:
 
 def _remember(session: OrmSession, states: dict[int, NodeState], rows: dict[int, NodeLastSeen]) -> None:
     """Keep node_last_seen: last answer time for nodes that answered, and the failure for those that did not; fills
-    NodeState.last_seen for the ones that did not answer now. Best effort: a failed write never breaks the page.
+    NodeState.last_seen for the ones that did not answer now. Best effort: a failed write never breaks the page; while
+    the page comes from a replica (primary down, app.dbreplica) nothing is written.
     `rows`: the node_last_seen rows of these nodes, as `ask` read them."""
+    from app.dbreplica import serving_replica
+
     asked = [s for s in states.values() if s.state in ("up", "unreachable", "waiting")]
     for state in asked:
         if state.recorded:
@@ -347,18 +350,21 @@ def _remember(session: OrmSession, states: dict[int, NodeState], rows: dict[int,
         return
     now = utc_now()
     dirty = False
+    read_only = serving_replica()
     for state in asked:
         row = rows.get(state.node_id)
         checked = datetime.fromtimestamp(state.checked_at, UTC).replace(tzinfo=None)
         if state.up:
             state.last_seen = checked
+            if read_only:
+                continue
             if row is None or row.error is not None or row.seen_at is None or checked - row.seen_at >= SEEN_WRITE_EVERY:
                 row = row or _new_row(session, state.node_id, checked)
                 row.seen_at, row.checked_at, row.error = checked, checked, None
                 dirty = True
         else:
             state.last_seen = row.seen_at if row is not None else None
-            if state.state == "unreachable" and (row is None or row.error != state.error[:255]
+            if not read_only and state.state == "unreachable" and (row is None or row.error != state.error[:255]
                                                  or now - row.checked_at >= SEEN_WRITE_EVERY):
                 row = row or _new_row(session, state.node_id, checked)
                 row.checked_at, row.error = checked, state.error[:255]

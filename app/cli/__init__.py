@@ -47,6 +47,29 @@ def domain_command(func):
     return wrapper
 
 
+def read_command(func):
+    """A command that only reads: when the primary does not answer (a fresh connection, 3 s at most), it reads from
+    the first replica that does (app.dbreplica) and says so on stderr; no replica either: one line, exit 1.
+    Goes inside domain_command (which turns a later failure into one line)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from flask import current_app
+
+        from app import dbreplica
+
+        reads = current_app.extensions.get("trunkline_replicas")
+        if reads is not None and not reads.probe():
+            replica = reads.pick()
+            if replica is None:
+                fail("the primary database is unreachable and no replica answered (DATABASE_REPLICA_URLS, or the "
+                     f"servers remembered in {reads.servers_file}); nothing was read")
+            dbreplica.bind_replica(replica)
+            click.echo(f"note: the primary database is unreachable: reading from replica {replica.name} ({replica.address}), "
+                       f"{replica.words}; changes are refused until the primary is back", err=True)
+        return func(*args, **kwargs)
+    return wrapper
+
+
 def register_cli(app: Flask) -> None:
     """Attach every command group: each module of this package with a register(app) function."""
     import importlib

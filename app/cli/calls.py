@@ -11,8 +11,9 @@ import click
 from flask import Flask
 
 from app import calls
-from app.cli import fail
+from app.cli import domain_command, fail, read_command
 from app.db import Session
+from app.dbreplica import serving_replica
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -32,6 +33,18 @@ def _month(value: str) -> date:
         fail(f"--month must be YYYY-MM, not '{value}'")
 
 
+def _refresh(session) -> None:
+    """Read the new call records into the rollup; from a replica (primary down) it cannot be written: the counts are
+    those of the last refresh, and stderr says as of when."""
+    if serving_replica():
+        when = calls.freshness(session)["refreshed_at"]
+        click.echo(f"note: counts as of the last rollup refresh ({f'{when:%Y-%m-%d %H:%M:%S} UTC' if when else 'never'}); "
+                   "newer call records are counted once the primary is back", err=True)
+        return
+    calls.refresh(session)
+    session.commit()
+
+
 def register(app: Flask) -> None:
     """Attach the calls group."""
 
@@ -45,6 +58,8 @@ def register(app: Flask) -> None:
     @click.option("--json", "as_json", is_flag=True,
                   help="Print one JSON object: calls, by_client, by_carrier, e911_calls (and answered, billed_minutes, "
                        "inbound, outbound).")
+    @domain_command
+    @read_command
     def summary_cmd(since: str | None, until: str | None, as_json: bool):
         """Print the counts the dashboard shows: calls, per client account code, per carrier, 911 calls.
 
@@ -54,8 +69,7 @@ def register(app: Flask) -> None:
         if first and last and first > last:
             fail(f"--since {first} is after --until {last}")
         session = Session()
-        calls.refresh(session)
-        session.commit()
+        _refresh(session)
         counts = calls.summary(session, first, last)
         if as_json:
             click.echo(json.dumps(counts, sort_keys=False))
@@ -83,12 +97,13 @@ def register(app: Flask) -> None:
     @click.option("--month", "month_text", required=True, metavar="YYYY-MM", help="The calendar month (UTC).")
     @click.option("--by", type=click.Choice(["client", "carrier"]), default="client", show_default=True)
     @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the CSV here instead of stdout.")
+    @domain_command
+    @read_command
     def usage_cmd(month_text: str, by: str, out: str | None):
         """Monthly usage per client or per carrier as CSV (calls, inbound, outbound, answered, billed minutes, 911)."""
         month = _month(month_text)
         session = Session()
-        calls.refresh(session)
-        session.commit()
+        _refresh(session)
         rows = calls.monthly_usage(session, month)["clients" if by == "client" else "carriers"]
         fh = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout  # noqa: SIM115 - closed below
         try:

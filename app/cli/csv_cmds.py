@@ -10,7 +10,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.cli import cli_actor, fail
+from app.cli import cli_actor, domain_command, fail, read_command
 from app.csvio import KINDS, CsvFileError, export_csv, import_csv, open_reader
 from app.db import Session
 
@@ -67,6 +67,8 @@ def register(app: Flask) -> None:
                   help="Write to this file instead of standard output.")
     @click.option("--with-secrets", is_flag=True,
                   help="Include the carrier and trunk passwords in clear (left out by default; imports keep stored ones).")
+    @domain_command
+    @read_command
     def export_cmd(kind: str, out_path: str | None, with_secrets: bool):
         """Export every KIND as CSV in the import format (standard output by default)."""
         try:

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 
-from app.cli import cli_actor, domain_command, fail
+from app.cli import cli_actor, domain_command, fail, read_command
 from app.db import Session, make_engine
 from app.services import db_servers
 
@@ -53,6 +53,7 @@ def register(app: Flask) -> None:
     @click.option("--json", "as_json", is_flag=True, help="One JSON array of objects: name, host, port, role, "
                   "hosting_provider, max_connections.")
     @domain_command
+    @read_command
     def list_cmd(as_json):
         """List the database servers, the primary first."""
         servers = db_servers.all_servers(Session())

@@ -7,7 +7,7 @@ import json
 import click
 from flask import Flask
 
-from app.cli import domain_command, fail
+from app.cli import domain_command, fail, read_command
 from app.db import Session
 from app.e911 import resolve_e911
 from app.errors import E911Unresolved
@@ -27,6 +27,7 @@ def register(app: Flask) -> None:
     @click.option("--caller-id", default=None, metavar="NUMBER", help="Caller ID the PBX presents (any NANP spelling).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: number, level, carrier, sent.")
     @domain_command
+    @read_command
     def resolve_cmd(trunk_ref: str, caller_id: str | None, as_json: bool):
         """Show the number a 911 call would present, the level it came from, the carrier and the digits sent."""
         account, sep, name = trunk_ref.partition("/")

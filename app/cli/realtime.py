@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from app.cli import domain_command, read_command
 from app.db import Session
 from app.projection import drift, rebuild
 
@@ -18,6 +19,8 @@ def register(app: Flask) -> None:
 
     @realtime_group.command("verify")
     @click.option("--limit", default=50, show_default=True, help="Lines of drift to print at most.")
+    @domain_command
+    @read_command
     def verify_cmd(limit: int):
         """Report every difference between the domain and the realtime rows; exit 1 on drift."""
         lines = drift(Session())

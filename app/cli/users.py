@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from app.cli import cli_actor, domain_command, fail
+from app.cli import cli_actor, domain_command, fail, read_command
 from app.db import Session
 from app.models import User
 from app.models.user import ROLES
@@ -51,6 +51,8 @@ def register(app: Flask) -> None:
         click.echo(f"password changed for {user.email}")
 
     @users_group.command("list")
+    @domain_command
+    @read_command
     def list_cmd():
         """List accounts."""
         for user in Session().scalars(select(User).order_by(User.email)):

@@ -49,6 +49,9 @@ def init_web(app: Flask) -> None:
 
     app.register_error_handler(DBAPIError, database_unreachable)
     app.extensions["trunkline_admin"] = admin
+    from app.web.replica import init_replica_reads
+
+    init_replica_reads(app)  # while the primary is down: pages from a replica, changes refused
 
     @app.before_request
     def _node_push_retrier():
@@ -68,23 +71,8 @@ def init_web(app: Flask) -> None:
 
 
 def database_unreachable(exc):
-    """503 with one plain sentence when the database cannot be reached (app.dbdown); any other error is re-raised."""
-    import html
+    """503 with one plain sentence when the database cannot be reached (app.dbdown), or the same GET again from a
+    replica (app.web.replica); any other error is re-raised."""
+    from app.web.replica import unreachable_response
 
-    from flask import request
-
-    from app.db import Session
-    from app.dbdown import UNREACHABLE_MESSAGE, is_unreachable
-
-    if not is_unreachable(exc):
-        raise exc
-    try:
-        Session.rollback()
-    except Exception:  # noqa: BLE001 - the connection is gone: nothing to roll back
-        Session.remove()
-    message = UNREACHABLE_MESSAGE if request.method not in ("GET", "HEAD") else \
-        "the primary database is unreachable; this page cannot be shown until it is back or a replica is promoted"
-    # Plain HTML, no template: template context processors would ask the database for the signed-in user again.
-    page = ("<!doctype html><title>Database unreachable</title><h1>Database unreachable</h1>"
-            f"<p class=\"alert alert-danger\">{html.escape(message[0].upper() + message[1:])}</p>")
-    return page, 503
+    return unreachable_response(exc)

@@ -18,6 +18,7 @@ from app import calls as app_calls
 from app import node_state
 from app.call_health import call_problems
 from app.db import Session, utc_now
+from app.dbreplica import serving_replica
 from app.e911 import resolve_e911, unusable_reason
 from app.errors import E911Unresolved
 from app.models import Carrier, Client, E911Call, Node, PhoneNumber, PortOrder, Trunk
@@ -156,6 +157,8 @@ def start_rollup_refresh(freshness: dict) -> bool:
     refreshed = freshness["refreshed_at"]
     stale = bool(freshness["pending_records"]) and (refreshed is None or utc_now() - refreshed > ROLLUP_MAX_AGE)
     engine = current_app.extensions.get("trunkline_engine")
+    if serving_replica():
+        return stale  # the primary is down (the page comes from a replica): the refresh writes, it waits for the primary
     if stale and engine is not None and _refreshing.acquire(blocking=False):
         def run():
             try:

@@ -8,6 +8,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,5 +36,7 @@ def loopback_net() -> str:
 def flask(database_url: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `flask --app wsgi ARGS` against database_url; output captured as text."""
     env = {**os.environ, "DATABASE_URL": database_url}
+    # Read-only commands remember the servers they read (app.dbreplica): never in the checkout's instance/.
+    env.setdefault("TRUNKLINE_DB_SERVERS_FILE", os.path.join(tempfile.gettempdir(), f"trunkline-test-db_servers-{os.getpid()}.json"))
     return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)

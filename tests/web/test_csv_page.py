@@ -374,6 +374,8 @@ def threaded_app(request, tmp_path):
         try:
             yield app, engine
         finally:
+            if app.extensions.get("trunkline_replicas") is not None:
+                app.extensions["trunkline_replicas"].stop()  # its watcher probes the primary (app.dbreplica)
             Session.remove()
             engine.dispose()
 

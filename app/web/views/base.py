@@ -21,6 +21,7 @@ from wtforms.fields.core import UnboundField
 
 from app import projection
 from app.db import Session
+from app.dbreplica import serving_replica
 from app.errors import DomainError, ValidationError
 from app.web import once
 from app.web.security import web_actor
@@ -102,20 +103,25 @@ class SignedInView(ModelView):
     def may_write(self) -> bool:
         return current_user.is_authenticated and current_user.role in self.writer_roles
 
+    def may_change_now(self) -> bool:
+        """A writer, and the page does not come from a replica (primary down: app.dbreplica): buttons that change
+        data are shown only then (Flask-Admin sends a GET of a hidden form back to the list)."""
+        return self.may_write() and not serving_replica()
+
     @property
     def can_create(self) -> bool:  # type: ignore[override]
-        return self.may_write()
+        return self.may_change_now()
 
     @property
     def can_edit(self) -> bool:  # type: ignore[override]
-        return self.may_write()
+        return self.may_change_now()
 
     @property
     def can_delete(self) -> bool:  # type: ignore[override]
-        return self.may_write()
+        return self.may_change_now()
 
     def is_action_allowed(self, name: str) -> bool:
-        return self.may_write() and super().is_action_allowed(name)
+        return self.may_change_now() and super().is_action_allowed(name)
 
     def _export_csv(self, return_url):
         # The list exports start with a UTF-8 byte-order mark, like every CSV export (app.csvio.exporter).

@@ -28,6 +28,7 @@ from flask_login import current_user
 
 from app.csvio import KINDS, CsvFileError, export_csv, open_reader
 from app.db import Session
+from app.dbreplica import serving_replica
 from app.web import csv_jobs
 from app.web.security import web_actor
 
@@ -164,7 +165,7 @@ class ImportExportView(BaseView):
 
     def _page(self, status: int = 200, **kwargs):
         kwargs.setdefault("kind", request.form.get("kind") or request.args.get("kind") or "")
-        return self.render("trunkline/csv_import_export.html", kinds=KINDS, may_write=self.may_write(),
+        return self.render("trunkline/csv_import_export.html", kinds=KINDS, may_write=self.may_write() and not serving_replica(),
                            max_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024),
                            max_rows=current_app.config.get("IMPORT_MAX_ROWS"), **kwargs), status
 
