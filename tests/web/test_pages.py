@@ -427,6 +427,9 @@ def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
     assert "telus,2026-10,1,0,1,1,3,0" in lines and "(none),2026-10,1,0,1,1,1,1" in lines
     assert "No calls in September 2026" in b.get("/admin/usage/?month=2026-09").text
     assert "is not a month as YYYY-MM" in b.get("/admin/usage/?month=octobre").text
+    assert export.headers["Content-Type"] == "text/csv; charset=utf-8"
+    wrong = b.get("/admin/usage/?month=abc&by=client&format=csv")  # never a file of another month under that name
+    assert wrong.status_code == 400 and "'abc' is not a month as YYYY-MM" in wrong.text
 
 
 def test_911_calls_on_the_dashboard_in_red_and_listed_with_export(as_role, web):
