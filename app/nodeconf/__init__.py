@@ -334,7 +334,8 @@ def render_warnings(session: Session, settings: NodeSettings) -> list[str]:
     return fleet_warnings(session, lambda n: settings.pool or node_pool(n, session))
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether host (an address or name) is the machine itself: 127.0.0.0/8, ::1 or localhost."""
     if host.strip().lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
         return True
     try:
@@ -360,11 +361,11 @@ def settings_warnings(session: Session, node_name: str, settings: NodeSettings, 
         out.append(f"manager.conf is written with enabled = no (no AMI secret: TRUNKLINE_AMI_SECRET is not set here, nor "
                    f"--ami-secret): the admin cannot expire node {node.name}'s cached objects after a change, show its live "
                    "state or receive its 911 call events; set TRUNKLINE_AMI_SECRET to the admin's AMI secret and render again")
-    if _loopback(node.public_ip):
+    if is_loopback(node.public_ip):
         return out
     servers, write = database_servers(session, node, settings)
     for name, host, port in dict.fromkeys([*servers, write]):
-        if not _loopback(host):
+        if not is_loopback(host):
             continue
         if name:
             fix = (f"database server {name} is recorded at {host}: record the address nodes reach for it (admin: "

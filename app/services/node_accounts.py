@@ -153,7 +153,7 @@ def _database(session: Session) -> str:
     return session.execute(text("SELECT DATABASE()")).scalar_one()
 
 
-def _check_host(host: str) -> str:
+def check_host(host: str) -> str:
     """The host part of an account: an address, a name or a MariaDB pattern (% any characters, _ one character).
 
     MariaDB takes any string (999.1.1.1 is simply a host name that never resolves), so what looks like an IPv4
@@ -227,7 +227,7 @@ def provide(session: Session, node: Node, actor: Actor, *, host: str | None = No
         raise Conflict(f"node {node.name} already has database account {account.db_user}: use --rotate for a new password")
     if account is None and rotate:
         raise Conflict(f"node {node.name} has no database account to rotate: create it first (without --rotate)")
-    host = _check_host(host if host else (account.host if account is not None else node.public_ip))
+    host = check_host(host if host else (account.host if account is not None else node.public_ip))
     password = secrets.token_urlsafe(24)  # [A-Za-z0-9_-]: safe in odbc.ini and res_odbc.conf
     engine = _engine(session)
     if account is None:
