@@ -282,7 +282,6 @@ def register(app: Flask) -> None:
         try:
             written = write_node(files, out_dir)
         except OSError as exc:
-            Session.rollback()
             fail(f"--out {out_dir}: {exc.strerror or exc} ({exc.filename or out_dir})")
         # The node page shows when this node's local 911 copy was written (only once it was) and whether it is current.
         node = node_service.get(Session(), node_name)
