@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from app.cli import cli_actor, domain_command, fail
+from app.cli import cli_actor, domain_command, fail, setup_error
 from app.db import Session, utc_now
 from app.models import NodeAccount
 from app.nodeconf import (
@@ -233,6 +233,8 @@ def register(app: Flask) -> None:
         """Write NODE's Asterisk files (and its nftables rule set) into --out."""
         url = db_url or current_app.config["DATABASE_URL"]
         node = node_service.get(Session(), node_name)
+        if node.state == "retired":
+            fail(f"node {node_name} is retired: it has no database account and reads nothing, so nothing was rendered")
         if not admin_nets:
             admin_nets = tuple(os.environ.get("TRUNKLINE_ADMIN_NETWORKS", "").split())
         try:
@@ -276,8 +278,12 @@ def register(app: Flask) -> None:
         files = render_node(Session(), node_name, settings)
         # Files that would be written but not work on the node (no AMI secret, a database on the node's own loopback),
         # then the fleet's pools against the servers' max_connections.
-        for warning in settings_warnings(Session(), node_name, settings, db_url_given=db_url is not None) + \
-                render_warnings(Session(), settings):
+        warnings = settings_warnings(Session(), node_name, settings, db_url_given=db_url is not None)
+        if account is not None and node_accounts.exists_in_database(Session(), account) is False:
+            warnings.append(f"database account {account} is recorded, but MariaDB has no such account: the node cannot "
+                            f"connect with these files; recreate it with `{node_accounts.REPAIR.format(node=node_name)}` "
+                            "and render again with the new password")
+        for warning in warnings + render_warnings(Session(), settings):
             click.echo(f"warning: {warning}", err=True)
         try:
             written = write_node(files, out_dir)
@@ -300,6 +306,9 @@ def _database_errors(func):
             return func(*args, **kwargs)
         except DBAPIError as exc:
             Session.rollback()
+            line = setup_error(exc, current_app.config["DATABASE_URL"])  # a database not created, a refused login
+            if line is not None:
+                fail(line)
             orig = getattr(exc, "orig", None)
             fail(f"the database refused: {str(orig if orig is not None else type(exc).__name__).splitlines()[0]}; nothing was saved")
         except SQLAlchemyError as exc:

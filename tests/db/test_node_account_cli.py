@@ -150,6 +150,8 @@ LOGINS = {
     "nogo": ["GRANT CREATE USER ON *.* TO {who}", "GRANT SELECT, INSERT, UPDATE, DELETE ON `{db}`.* TO {who}"],
     # Everything the docs ask for, but no read access to mysql.user (the optional one).
     "full": ["GRANT CREATE USER ON *.* TO {who}", "GRANT ALL ON `{db}`.* TO {who} WITH GRANT OPTION"],
+    # Nothing on the database at all.
+    "none": [],
 }
 
 
@@ -256,3 +258,22 @@ def test_a_login_that_cannot_read_mysql_user_still_recreates_a_lost_account(priv
         actions = session.scalars(select(AuditEntry.action).where(
             AuditEntry.entity == "node_account", AuditEntry.entity_key == "cl-vultr-tor3").order_by(AuditEntry.id)).all()
     assert actions == ["create", "recreate"]
+
+
+@pytest.mark.mariadb
+def test_other_database_errors_of_account_and_render_are_one_line(privilege_db, tmp_path):
+    url, _root, logins = privilege_db
+    db = url.rsplit("/", 1)[1]
+    user = logins["none"][0]
+    for args in (["node", "account", "cl-vultr-tor3", "--rotate"],
+                 ["node", "render", "cl-vultr-tor3", "--out", str(tmp_path / "x"), "--db-url", "mysql+mysqldb://10.9.8.7/db",
+                  "--admin-net", "10.0.0.0/8"]):
+        app = Flask("node-account-test")
+        base, _ = url.rsplit("/", 1)
+        app.config["DATABASE_URL"] = f"mysql+mysqldb://{user}:{logins['none'][1]}@{base.split('@', 1)[1]}/{db}"
+        node_cli.register(app)
+        with bound_as(url, logins["none"]):
+            result = app.test_cli_runner().invoke(args=args, env={"TRUNKLINE_NODE_DB_PASSWORD": "x"})
+        assert result.exit_code == 1 and len(_lines(result)) == 1, result.output
+        assert f"does not let {user} use database {db}" in result.output and "Traceback" not in result.output
+        assert logins["none"][1] not in result.output

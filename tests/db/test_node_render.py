@@ -331,3 +331,28 @@ def test_cli_other_mistakes_are_one_line(seeded, tmp_path, node_password):
         errors = [line for line in result.output.splitlines() if not line.startswith("warning: ")]
         assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.output, result.output
         assert "Url-Secret-7" not in result.output
+
+
+def test_cli_refuses_a_retired_node_and_warns_about_a_lost_account(seeded, tmp_path, node_password, monkeypatch):
+    from app.services import nodes
+    from app.services.audit import Actor
+
+    monkeypatch.setenv("TRUNKLINE_AMI_SECRET", "Ami-Secret-1")
+    common = ["--db-url", "mysql+mysqldb://a@10.9.8.7/db", "--admin-net", "10.0.0.0/8", "--db-password-file", str(node_password)]
+    retired = seeded.scalar(select(Node).where(Node.name == "cn-vultr-tor1"))
+    nodes.save(seeded, {"state": "retired"}, Actor("test", "cli"), retired)
+    result = _cli(seeded).invoke(args=["node", "render", "cn-vultr-tor1", "--out", str(tmp_path / "r"), *common])
+    assert result.exit_code == 1 and not (tmp_path / "r").exists()
+    assert result.output.strip() == ("Error: node cn-vultr-tor1 is retired: it has no database account and reads nothing, "
+                                     "so nothing was rendered")
+    if seeded.get_bind().dialect.name == "sqlite":
+        return  # no accounts to lose
+    account = seeded.scalar(select(Node).where(Node.name == "cl-ovh-bhs7")).account
+    with seeded.get_bind().engine.connect() as conn:
+        conn.execute(text(f"DROP USER '{account.db_user}'@'{account.host}'"))  # behind the platform's back
+    result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "m"), *common])
+    assert result.exit_code == 0, result.output
+    assert _warnings(result) == [
+        f"warning: database account {account} is recorded, but MariaDB has no such account: the node cannot connect with "
+        "these files; recreate it with `flask --app wsgi node account cl-ovh-bhs7 --rotate` and render again with the new "
+        "password"]
