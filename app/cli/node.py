@@ -298,8 +298,9 @@ def register(app: Flask) -> None:
 
 
 def _database_errors(func):
-    """Outside domain_command: any other database error is one line (the server's own message, never the statement or
-    its parameters, which may hold a password), exit 1; so is a file that cannot be written."""
+    """Outside domain_command (which handles domain errors and an unreachable server): any other database error is one
+    line, exit 1: the setup hint for a database not created or a refused login (app.cli.setup_error), else the server's
+    own message, never the statement or its parameters (which may hold a password)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
