@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.alerts.words import known
 from app.db import utc_now
 from app.models import AlertDelivery, E911Call
 
@@ -24,9 +25,7 @@ from app.models import AlertDelivery, E911Call
 BACKOFF = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 TIMEOUT = 5.0  # seconds for one SMTP conversation or one webhook POST
-LEVEL_WORDS = {"number": "the caller's own registered number", "trunk": "the trunk's E911 number",
-               "client": "the client's default E911 number", "unresolved": "NO registered number resolved",
-               "": "not known (recorded from the call record, after the call)"}
+
 
 
 @dataclass(frozen=True)
@@ -48,13 +47,15 @@ class SmtpSettings:
 
 
 def payload(call: E911Call) -> dict:
-    """The webhook body (JSON) of a 911 call."""
+    """The webhook body (JSON) of a 911 call: the recorded fields (keys kept as they were), then what is known in
+    words (app.alerts.words.Known.as_json: level_words, number_words, address_words, warning, presented_number,
+    cascade_today)."""
     return {
         "event": "e911_call", "call_id": call.call_id, "started_at": call.started_at.isoformat() + "Z",
         "client": {"account_code": call.account_code, "name": call.client.name if call.client else ""},
         "trunk": call.trunk, "presented": call.presented, "number": call.number, "sent": call.sent,
         "carrier": call.carrier, "level": call.level, "address": call.address, "node": call.node,
-        "source": call.source,
+        "source": call.source, **known(call).as_json(),
     }
 
 
@@ -65,14 +66,15 @@ def email_text(call: E911Call) -> tuple[str, str]:
     subject = f"911 call from {who}, {call.trunk or 'unknown trunk'}, at {when}"
     if call.source == "test":
         subject = "TEST (no 911 call was placed): " + subject
+    words = known(call)
     lines = [
         f"A 911 call was placed through Trunkline at {when}.", "",
         f"Client:               {who}",
         f"Trunk:                {call.trunk or 'not known'}",
         f"Caller ID presented:  {call.presented or 'none'}",
-        f"Number sent to 911:   {call.number or 'none'}{f' (as {call.sent})' if call.sent else ''}",
-        f"Registered address:   {call.address or 'NONE REGISTERED for this number'}",
-        f"Chosen from:          {LEVEL_WORDS.get(call.level, call.level)}",
+        f"Number sent to 911:   {words.number}",
+        f"Registered address:   {words.address}",
+        f"Chosen from:          {words.level}",
         f"Carrier:              {call.carrier or 'not known'}",
         f"Node:                 {call.node or 'not known'}",
         f"Call id:              {call.call_id}",
@@ -82,8 +84,8 @@ def email_text(call: E911Call) -> tuple[str, str]:
     if call.source == "cdr":
         lines += ["", "This call was found in the call records after it ended: the alert watcher did not hear of it"
                       " while it was starting."]
-    if call.level == "unresolved" or not call.address:
-        lines += ["", "The 911 centre may not have this caller's address: check the client's E911 registrations now."]
+    if words.warning:
+        lines += ["", words.warning]
     return subject, "\n".join(lines) + "\n"
 
 

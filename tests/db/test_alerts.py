@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from app.alerts import contacts, reconcile_from_cdr, record_call
-from app.alerts.deliver import MAX_ATTEMPTS, SmtpSettings, deliver_due, email_text
+from app.alerts import contacts, node_of_record, reconcile_from_cdr, record_call
+from app.alerts.deliver import MAX_ATTEMPTS, SmtpSettings, deliver_due, email_text, payload
 from app.db import utc_now
 from app.errors import ValidationError
 from app.models import AlertDelivery, E911Call
@@ -175,3 +175,134 @@ def test_alerts_test_command_reaches_every_contact_and_records_nothing(app, seed
     assert closed.exit_code == 1 and "FAILED" in closed.output and "Traceback" not in closed.output
     unknown = app.test_cli_runner().invoke(args=["alerts", "test", "NOPE"])
     assert unknown.exit_code == 1 and len(unknown.output.strip().splitlines()) == 1
+
+
+# ---- Calls found afterwards in the call records: the node, and what is known of the number and address ----
+
+NODES = {"cl1": "cl-ovh-bhs7", "cn1": "cn-ovh-bhs1"}  # the demo's node names have hyphens
+
+
+def _911_rows(presented: str = "2045552001", received: str | None = "2045552001", *, carrier: str = "alpha",
+              linkedid_names: bool = True) -> list[dict]:
+    """The records the real nodes wrote for their 911 call (fixture), yesterday, the nodes renamed to names with
+    hyphens, the PBX presenting `presented` and the carrier node receiving `received` (None: no carrier record)."""
+    out = []
+    for row in real_rows(day=utc_now().date()):
+        if row["dcontext"] != "tl-911" and not (row["lastdata"] or "").startswith("PJSIP/911@"):
+            continue
+        on_carrier_node = (row["dstchannel"] or "").startswith("PJSIP/carrier-")
+        if on_carrier_node and received is None:
+            continue
+        row["start"] -= timedelta(days=1)
+        for key in ("channel", "dstchannel", "lastdata", "uniqueid", "linkedid", "call_id"):
+            for old, new in NODES.items():
+                if row[key]:
+                    row[key] = row[key].replace(old, new)
+            if row[key]:
+                row[key] = row[key].replace("alpha", carrier)
+        if not linkedid_names:  # a node without `systemname`: ids are `<epoch>.<n>` only
+            for key in ("uniqueid", "linkedid", "call_id"):
+                if row[key]:
+                    row[key] = row[key].rsplit("-", 1)[1]
+        row["src"] = received if on_carrier_node else presented
+        row["clid"] = f'"Caller" <{row["src"]}>'
+        out.append(row)
+    return out
+
+
+def test_a_call_from_the_records_names_its_node_with_hyphens(seeded, acme):
+    seeded.execute(insert(REALTIME_TABLES["cdr"]), _911_rows())
+    (call,) = reconcile_from_cdr(seeded)
+    # No stamp here (SQLite has no trigger; on MariaDB root is no node's account): the linkedid's system name.
+    assert call.node == "cl-ovh-bhs7" and call.call_id.startswith("cl-ovh-bhs7-")
+    subject, body = email_text(call)
+    assert "Node:                 cl-ovh-bhs7" in body
+    assert payload(call)["node"] == "cl-ovh-bhs7"
+
+
+def test_a_call_from_the_records_takes_the_node_the_database_stamped(seeded, acme, backend):
+    """The name in `cdr.tl_node` wins: here the nodes have no systemname, so the linkedid names no node at all."""
+    from app.models import Node, NodeAccount
+
+    rows = _911_rows(linkedid_names=False)
+    node = seeded.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    if backend == "mariadb":
+        # The real trigger (cdr_stamp_node) stamps the node whose database account inserts the row: the test's
+        # own account plays the node's.
+        from sqlalchemy import text
+
+        user = seeded.scalar(text("SELECT SUBSTRING_INDEX(USER(), '@', 1)"))
+        seeded.add(NodeAccount(node_id=node.id, db_user=user, host="%"))
+        seeded.flush()
+    else:
+        for row in rows:  # SQLite has no trigger: the row as the trigger leaves it
+            row["tl_node"] = "cl-ovh-bhs7"
+    seeded.execute(insert(REALTIME_TABLES["cdr"]), rows)
+    assert node_of_record(None, rows[0]["linkedid"]) == ""  # the linkedid alone would not say
+    (call,) = reconcile_from_cdr(seeded)
+    assert call.node == "cl-ovh-bhs7"
+
+
+@pytest.mark.parametrize("linkedid, node", [("cl-ovh-bhs7-1796055432.9", "cl-ovh-bhs7"), ("cl1-1796055432.9", "cl1"),
+                                            ("1796055432.9", ""), ("", "")])
+def test_the_node_of_a_linkedid_is_all_before_the_last_hyphen(linkedid, node):
+    assert node_of_record(None, linkedid) == node
+    assert node_of_record("cn-x-1", linkedid) == "cn-x-1"
+
+
+def test_a_registered_number_from_the_records_is_not_called_unregistered(seeded, acme):
+    """The PBX presented 2045551202 (registered) and telus received it in 10 digits: the alert says so, and that
+    the level is not known; never "NONE REGISTERED"."""
+    seeded.execute(insert(REALTIME_TABLES["cdr"]), _911_rows("2045551202", "2045551202", carrier="telus"))
+    (call,) = reconcile_from_cdr(seeded)
+    assert (call.level, call.number, call.sent, call.carrier) == ("", "+12045551202", "2045551202", "telus")
+    assert call.address == "100 Main St, Suite 200, Winnipeg MB R3C 1A1"
+    _subject, body = email_text(call)
+    for words in ("Number sent to 911:   +12045551202 (as 2045551202: the digits the carrier received",
+                  "Registered address:   100 Main St, Suite 200, Winnipeg MB R3C 1A1",
+                  "Chosen from:          not known (found afterwards in the call records); the number presented,"
+                  " +12045551202, is registered at 100 Main St, Suite 200, Winnipeg MB R3C 1A1; today the cascade gives"
+                  " the caller's own registered number, +12045551202 (as 2045551202 via telus)"):
+        assert words in body, body
+    assert "NONE" not in body and "may not have" not in body
+    body = payload(call)
+    assert {k: body[k] for k in ("number", "sent", "address", "level", "node", "source")} == {
+        "number": "+12045551202", "sent": "2045551202", "address": "100 Main St, Suite 200, Winnipeg MB R3C 1A1",
+        "level": "", "node": "cl-ovh-bhs7", "source": "cdr"}
+    assert body["presented_number"] == {"number": "+12045551202", "on_platform": True, "e911_registered": True,
+                                        "address": "100 Main St, Suite 200, Winnipeg MB R3C 1A1"}
+    assert body["cascade_today"] == {"level": "number", "number": "+12045551202", "sent": "2045551202",
+                                     "carrier": "telus", "address": "100 Main St, Suite 200, Winnipeg MB R3C 1A1"}
+    assert body["level_words"].startswith("not known (found afterwards in the call records)") and body["warning"] == ""
+
+
+def test_the_clients_default_number_from_the_records_is_named_with_its_address(seeded, acme):
+    """A caller ID that is no number of the platform: the carrier received the client's default (2045551201)."""
+    seeded.execute(insert(REALTIME_TABLES["cdr"]), _911_rows("2045559999", "2045551201", carrier="telus"))
+    (call,) = reconcile_from_cdr(seeded)
+    _subject, body = email_text(call)
+    assert "Number sent to 911:   +12045551201 (as 2045551201" in body
+    assert "Registered address:   100 Main St, Winnipeg MB R3C 1A1" in body
+    assert ("the number presented, +12045559999, is not a number of this platform; today the cascade gives the"
+            " client's default E911 number, +12045551201 (as 2045551201 via telus), registered at 100 Main St") in body
+    assert "NONE" not in body and "may not have" not in body
+
+
+def test_without_the_carriers_record_the_number_is_not_known_but_the_presented_registration_is_said(seeded, acme):
+    seeded.execute(insert(REALTIME_TABLES["cdr"]), _911_rows("2045551202", None, carrier="telus"))
+    (call,) = reconcile_from_cdr(seeded)
+    assert (call.number, call.sent, call.address) == ("", "", None)
+    _subject, body = email_text(call)
+    assert "Number sent to 911:   not known (found afterwards in the call records; no carrier's record" in body
+    assert ("Registered address:   not known for this call (found afterwards in the call records); the number"
+            " presented, +12045551202, is registered at 100 Main St, Suite 200") in body
+    assert "NONE" not in body and "do not say which number and address reached the 911 centre" in body
+
+
+def test_a_number_known_to_have_no_address_is_still_said_plainly(seeded, acme):
+    """The carrier received 12045551204 (bell, 11 digits), a number of ACME not registered for E911."""
+    seeded.execute(insert(REALTIME_TABLES["cdr"]), _911_rows("2045551204", "12045551204", carrier="bell"))
+    (call,) = reconcile_from_cdr(seeded)
+    _subject, body = email_text(call)
+    assert "Registered address:   NONE REGISTERED for +12045551204, the number the carrier received" in body
+    assert "The 911 centre may not have this caller's address" in body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from app.alerts.deliver import LEVEL_WORDS
+from app.alerts.words import LEVEL_WORDS
 from app.web.views.base import ReadOnlyView
 
 
