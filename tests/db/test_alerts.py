@@ -306,3 +306,110 @@ def test_a_number_known_to_have_no_address_is_still_said_plainly(seeded, acme):
     _subject, body = email_text(call)
     assert "Registered address:   NONE REGISTERED for +12045551204, the number the carrier received" in body
     assert "The 911 centre may not have this caller's address" in body
+
+
+# ---- The test alert: what a real call from that trunk would do ----
+
+def test_the_test_alert_shows_what_a_real_call_from_the_trunk_would_send(app, seeded, acme):
+    """ACME's first trunk by name is `branch`, which has its own E911 number (+12045551203, bell, 11 digits); `main`
+    falls back to the client's default (+12045551201, telus, 10 digits); 2045551202 is registered by itself."""
+    with smtp_server() as (host, port, inbox), http_receiver() as (url, hook):
+        clients.save(seeded, {"alert_webhook": url}, SYSTEM, acme)
+        seeded.commit()
+        app.config.update(ALERT_SMTP_HOST=host, ALERT_SMTP_PORT=str(port))
+        runner = app.test_cli_runner()
+        cases = [([], "trunk-ACME-branch", "trunk", "+12045551203", "12045551203", "bell", "55 Portage Ave"),
+                 (["--trunk", "main"], "trunk-ACME-main", "client", "+12045551201", "2045551201", "telus", "100 Main St,"),
+                 (["--trunk", "ACME/main", "--caller-id", "204-555-1202"], "trunk-ACME-main", "number", "+12045551202",
+                  "2045551202", "telus", "100 Main St, Suite 200")]
+        for args, trunk, level, number, sent, carrier, address in cases:
+            result = runner.invoke(args=["alerts", "test", "ACME", *args])
+            assert result.exit_code == 0, result.output
+            body = json_bodies(hook)[-1]
+            assert {k: body[k] for k in ("trunk", "level", "number", "sent", "carrier", "source")} == {
+                "trunk": trunk, "level": level, "number": number, "sent": sent, "carrier": carrier, "source": "test"}
+            assert body["address"].startswith(address)
+            text = inbox.messages[-1][1].get_payload()
+            assert f"Number sent to 911:   {number} (as {sent})" in text and f"Carrier:              {carrier}" in text
+            assert f"-> {number} (as {sent}) via {carrier}" in result.output
+    wrong = app.test_cli_runner().invoke(args=["alerts", "test", "ACME", "--trunk", "GLOBEX/pbx"])
+    assert wrong.exit_code == 1 and "not a trunk of client ACME" in wrong.output and "Traceback" not in wrong.output
+
+
+# ---- SMTP settings: one line naming the variable; failures name the server tried ----
+
+@pytest.mark.parametrize("setting, value, words", [
+    ("ALERT_SMTP_PORT", "abc", "ALERT_SMTP_PORT='abc' is not a port number"),
+    ("ALERT_SMTP_PORT", "70000", "ALERT_SMTP_PORT='70000' is not a port number"),
+    ("ALERT_SMTP_HOST", "", "ALERT_SMTP_HOST is set but empty"),
+    ("ALERT_FROM", " ", "ALERT_FROM is set but empty"),
+    ("ALERT_SMTP_STARTTLS", "maybe", "ALERT_SMTP_STARTTLS='maybe' is neither yes nor no"),
+])
+def test_a_wrong_smtp_setting_is_one_line_naming_it(app, seeded, acme, setting, value, words):
+    app.config[setting] = value
+    runner = app.test_cli_runner()
+    for args in (["alerts", "test", "ACME"], ["alerts", "deliver"], ["alerts", "watch", "--seconds", "0.1"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.strip().splitlines() == [f"Error: {words}" + result.output.split(words, 1)[1].splitlines()[0]]
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_unreachable_smtp_server_is_named_in_the_error(app, seeded, acme):
+    closed = free_port()
+    clients.save(seeded, {"alert_webhook": ""}, SYSTEM, acme)
+    seeded.commit()
+    app.config.update(ALERT_SMTP_HOST="127.0.0.1", ALERT_SMTP_PORT=str(closed))
+    result = app.test_cli_runner().invoke(args=["alerts", "test", "ACME"])
+    assert result.exit_code == 1 and f"FAILED: SMTP server 127.0.0.1:{closed}: [Errno 111] Connection refused" in result.output
+    # The defaults, as the settings give them when nothing is set.
+    assert str(SmtpSettings.from_config({})) == "localhost:25"
+    assert SmtpSettings.from_config({"ALERT_SMTP_STARTTLS": "1"}).starttls is True
+
+
+def test_a_wrong_smtp_setting_does_not_stop_other_commands_or_the_web(tmp_path):
+    """Read at start, ALERT_SMTP_PORT=abc used to stop every flask command (and the web app) with a traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ALERT_SMTP_PORT": "abc", "DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    other = subprocess.run([*flask, "calls", "--help"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert other.returncode == 0 and "Traceback" not in other.stderr
+    alerts = subprocess.run([*flask, "alerts", "deliver"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert alerts.returncode == 1 and "Traceback" not in alerts.stderr
+    assert alerts.stderr.strip().splitlines() == [
+        "Error: ALERT_SMTP_PORT='abc' is not a port number: give a whole number from 1 to 65535 (25, 587 with"
+        " ALERT_SMTP_STARTTLS=1), or leave it unset for 25"]
+    web = subprocess.run([sys.executable, "-c", "from wsgi import app; print(app.test_client().get('/login').status_code)"],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert web.stdout.strip() == "200", web.stderr
+
+
+# ---- alerts deliver: the exit status says whether every alert went out ----
+
+def test_alerts_deliver_exit_status_says_sent_retrying_or_given_up(app, seeded, acme):
+    with http_receiver() as (url, hook):
+        clients.save(seeded, {"alert_emails": "noc@acme.example", "alert_webhook": url}, SYSTEM, acme)
+        call = record_call(seeded, EVENT)
+        seeded.commit()
+        closed = free_port()
+        app.config.update(ALERT_SMTP_HOST="127.0.0.1", ALERT_SMTP_PORT=str(closed))
+        runner = app.test_cli_runner()
+        first = runner.invoke(args=["alerts", "deliver"])
+        assert first.exit_code == 3, first.output
+        assert "alerts: 1 sent, 1 failed and will be retried, 0 failed for good" in first.output
+        assert f"SMTP server 127.0.0.1:{closed}" in first.output and "next try at" in first.output
+        assert runner.invoke(args=["alerts", "deliver"]).exit_code == 0  # nothing due (the backoff holds it)
+        email = seeded.scalar(select(AlertDelivery).where(AlertDelivery.e911_call_id == call.id,
+                                                          AlertDelivery.channel == "email"))
+        email.attempts, email.next_attempt_at = MAX_ATTEMPTS - 1, utc_now() - timedelta(seconds=1)
+        seeded.commit()
+        last = runner.invoke(args=["alerts", "deliver"])
+        assert last.exit_code == 1, last.output
+        assert "0 sent, 0 failed and will be retried, 1 failed for good" in last.output
+        assert f"GIVEN UP after {MAX_ATTEMPTS} attempts" in last.output
+        assert len(hook.received) == 1  # the webhook was sent once, not again
