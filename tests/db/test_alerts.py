@@ -183,9 +183,10 @@ NODES = {"cl1": "cl-ovh-bhs7", "cn1": "cn-ovh-bhs1"}  # the demo's node names ha
 
 
 def _911_rows(presented: str = "2045552001", received: str | None = "2045552001", *, carrier: str = "alpha",
-              linkedid_names: bool = True) -> list[dict]:
-    """The records the real nodes wrote for their 911 call (fixture), yesterday, the nodes renamed to names with
-    hyphens, the PBX presenting `presented` and the carrier node receiving `received` (None: no carrier record)."""
+              linkedid_names: bool = True, ago: timedelta = timedelta(hours=1)) -> list[dict]:
+    """The records the real nodes wrote for their 911 call (fixture), started `ago` before now, the nodes renamed to
+    names with hyphens, the PBX presenting `presented` and the carrier node receiving `received` (None: no carrier
+    record)."""
     out = []
     for row in real_rows(day=utc_now().date()):
         if row["dcontext"] != "tl-911" and not (row["lastdata"] or "").startswith("PJSIP/911@"):
@@ -193,7 +194,6 @@ def _911_rows(presented: str = "2045552001", received: str | None = "2045552001"
         on_carrier_node = (row["dstchannel"] or "").startswith("PJSIP/carrier-")
         if on_carrier_node and received is None:
             continue
-        row["start"] -= timedelta(days=1)
         for key in ("channel", "dstchannel", "lastdata", "uniqueid", "linkedid", "call_id"):
             for old, new in NODES.items():
                 if row[key]:
@@ -207,6 +207,11 @@ def _911_rows(presented: str = "2045552001", received: str | None = "2045552001"
         row["src"] = received if on_carrier_node else presented
         row["clid"] = f'"Caller" <{row["src"]}>'
         out.append(row)
+    shift = utc_now() - ago - min(row["start"] for row in out)
+    for row in out:
+        for key in ("start", "answer", "end"):
+            if row[key] is not None:
+                row[key] += shift
     return out
 
 
