@@ -96,6 +96,7 @@ def test_trunks_show_as_client_slash_name_linked_and_found_so(as_role, web, call
     assert f'<a href="/admin/trunk/details/?id={main.id}">ACME/main</a>' in listing
     assert ">ACME/branch</a>" in listing and ">trunk-ACME-main<" not in listing
     for url in ("/admin/e911_call/?search=ACME/main", "/admin/e911_call/?flt0_trunk_contains=ACME/main",
+                "/admin/e911_call/?flt0_trunk_equals=ACME/main",
                 "/admin/e911_call/?flt0_trunk_equals=trunk-ACME-main"):
         found = _text(b.get(url))
         assert "2045551202" in found and "2045559876" in found and "2045551204" not in found, url

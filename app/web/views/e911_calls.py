@@ -38,17 +38,20 @@ class _CodeFilter(FilterEqual):
         return "" if value == UNKNOWN_LEVEL else value
 
 
-class _TrunkLike(FilterLike):
-    """`contains`, over the stored endpoint id, accepting the trunk as the pages write it (ACME/main)."""
+class _TrunkEqual(FilterEqual):
+    """`equals`, over the stored endpoint id, accepting the trunk as the pages write it (ACME/main). Typed, not
+    chosen: a list of every trunk would be read at start-up (Flask-Admin takes filter options once) and grow with the
+    fleet."""
 
     def clean(self, value):
         return trunk_endpoint(value)
 
 
-def _trunk_options():
-    rows = Session().execute(select(Client.account_code, Trunk.name).join(Trunk, Trunk.client_id == Client.id)
-                             .order_by(Client.account_code, Trunk.name))
-    return [(f"trunk-{account}-{name}", f"{account}/{name}") for account, name in rows]
+class _TrunkLike(FilterLike):
+    """`contains`, over the stored endpoint id, accepting the trunk as the pages write it (ACME/main, ACME/)."""
+
+    def clean(self, value):
+        return trunk_endpoint(value)
 
 
 def _alerts(view, context, model, name):
@@ -114,7 +117,7 @@ class E911CallView(ReadOnlyView):
     column_searchable_list = ["account_code", "client.name", "trunk", "presented", "number", "call_id"]
     column_filters = [
         "started_at", "account_code",
-        FilterEqual(E911Call.trunk, "Trunk", options=_trunk_options), _TrunkLike(E911Call.trunk, "Trunk"),
+        _TrunkEqual(E911Call.trunk, "Trunk"), _TrunkLike(E911Call.trunk, "Trunk"),
         "carrier",
         _CodeFilter(E911Call.level, "Chosen from", options=[*LEVEL_WORDS.items(), (UNKNOWN_LEVEL, NOT_KNOWN)]),
         "node",
