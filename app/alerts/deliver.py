@@ -115,7 +115,7 @@ def email_text(call: E911Call) -> tuple[str, str]:
         f"A 911 call was placed through Trunkline at {when}.", "",
         f"Client:               {who}",
         f"Trunk:                {call.trunk or 'not known'}",
-        f"Caller ID presented:  {call.presented or 'none'}",
+        f"Caller ID presented:  {words.presented}",
         f"Number sent to 911:   {words.number}",
         f"Registered address:   {words.address}",
         f"Chosen from:          {words.level}",

@@ -5,8 +5,11 @@ A call the node announced (source `node`) says what the node decided: level, num
 registered for that number. A call found afterwards in the call records (source `cdr`) does not: a call record
 holds the caller ID presented and, on the carrier node's record, the digits the carrier received, but not which
 cascade level the node used. For those the wording says what IS known: the number the digits are (and its
-registration), the presented number's registration, and what the cascade (app.e911.resolve_e911, the one
-cascade function) gives for that trunk and caller ID today. "NONE REGISTERED" is said only when it is known that
+registration), the registration of the caller ID on the client node's record, and what the cascade
+(app.e911.resolve_e911, the one cascade function) gives for that trunk and caller ID today. That caller ID is
+the one the client node sent the call on: Asterisk's CDR keeps the channel's caller ID as it is when the record
+is written, after tl-911 set it (seen in the e2e suite: the PBX presented 2045552004, the record holds
+12045552003). What the PBX presented is not in the records. "NONE REGISTERED" is said only when it is known that
 the number that reached the carrier has no registered address (or the node said no number resolved).
 """
 
@@ -33,7 +36,8 @@ SOURCE_WORDS = {"node": "the node, as the call started", "cdr": "the call record
 class Known:
     """The plain-words lines of one call, and the facts they come from (added to the webhook's JSON).
 
-    level, number, address: the "Chosen from", "Number sent to 911" and "Registered address" lines;
+    level, number, address, presented: the "Chosen from", "Number sent to 911", "Registered address" and "Caller ID
+    presented" lines;
     warning: a sentence when the 911 centre may lack the caller's address (or it is not known what it got), else "";
     presented_number: for a call found in the call records, the presented caller ID as this platform knows it
     today ({"number": E.164 or "", "on_platform", "e911_registered", "address"}), else None;
@@ -45,12 +49,13 @@ class Known:
     number: str
     address: str
     warning: str = ""
+    presented: str = ""
     presented_number: dict | None = None
     cascade_today: dict | None = field(default=None)
 
     def as_json(self) -> dict:
         """The keys added to the webhook body (the original keys are kept as they were)."""
-        return {"level_words": self.level, "number_words": self.number, "address_words": self.address,
+        return {"presented_words": self.presented, "level_words": self.level, "number_words": self.number, "address_words": self.address,
                 "warning": self.warning, "presented_number": self.presented_number, "cascade_today": self.cascade_today}
 
 
@@ -96,23 +101,23 @@ def _cascade_today(session: Session, call: E911Call) -> dict | None:
 
 def _presented_clause(presented: str, facts: dict) -> str:
     if not presented:
-        return "no caller ID was presented"
+        return "the caller ID on the client node's record is empty"
     if not facts["number"]:
-        return f"the caller ID presented, {presented}, is not a telephone number"
+        return f"the caller ID on the client node's record, {presented}, is not a telephone number"
     if facts["e911_registered"]:
-        return f"the number presented, {facts['number']}, is registered at {facts['address']}"
+        return f"the caller ID on the client node's record, {facts['number']}, is registered at {facts['address']}"
     if facts["on_platform"]:
-        return f"the number presented, {facts['number']}, is not registered for E911"
-    return f"the number presented, {facts['number']}, is not a number of this platform"
+        return f"the caller ID on the client node's record, {facts['number']}, is not registered for E911"
+    return f"the caller ID on the client node's record, {facts['number']}, is not a number of this platform"
 
 
 def _cascade_clause(today: dict | None) -> str:
     if today is None:
         return ""
     if "unresolved" in today:
-        return "today no registered number resolves for this trunk and caller ID"
+        return "today no registered number resolves for this trunk and that caller ID"
     where = f", registered at {today['address']}" if today.get("address") else ""
-    return (f"today the cascade gives {LEVEL_WORDS[today['level']]}, {today['number']} "
+    return (f"for this trunk and that caller ID the cascade today gives {LEVEL_WORDS[today['level']]}, {today['number']} "
             f"(as {today['sent']} via {today['carrier']}){where}")
 
 
@@ -125,7 +130,7 @@ def known(call: E911Call, session: Session | None = None) -> Known:
         address = call.address or "NONE REGISTERED for this number"
         warning = ("The 911 centre may not have this caller's address: check the client's E911 registrations now."
                    if call.level == "unresolved" or not call.address else "")
-        return Known(level, number, address, warning)
+        return Known(level, number, address, warning, presented=call.presented or "none")
     session = session or object_session(call)
     facts = _number_facts(session, call.presented) if session is not None else {
         "number": "", "on_platform": False, "e911_registered": False, "address": None}
@@ -141,7 +146,9 @@ def known(call: E911Call, session: Session | None = None) -> Known:
                   else "not known (found afterwards in the call records; no carrier's record of this call was found)")
         address = "not known for this call (found afterwards in the call records)"
         if facts["e911_registered"]:
-            address += f"; the number presented, {facts['number']}, is registered at {facts['address']}"
+            address += f"; the caller ID on the client node's record, {facts['number']}, is registered at {facts['address']}"
         warning = ("The call records do not say which number and address reached the 911 centre:"
                    " check the call with the carrier and the client's E911 registrations.")
-    return Known(level, number, address, warning, presented_number=facts, cascade_today=today)
+    presented = (f"{call.presented} (on the client node's record: the caller ID it sent the call on; what the PBX"
+                 " presented is not recorded)" if call.presented else "not recorded")
+    return Known(level, number, address, warning, presented_number=facts, cascade_today=today, presented=presented)

@@ -265,8 +265,9 @@ def test_a_registered_number_from_the_records_is_not_called_unregistered(seeded,
     _subject, body = email_text(call)
     for words in ("Number sent to 911:   +12045551202 (as 2045551202: the digits the carrier received",
                   "Registered address:   100 Main St, Suite 200, Winnipeg MB R3C 1A1",
-                  "Chosen from:          not known (found afterwards in the call records); the number presented,"
-                  " +12045551202, is registered at 100 Main St, Suite 200, Winnipeg MB R3C 1A1; today the cascade gives"
+                  "Chosen from:          not known (found afterwards in the call records); the caller ID on the client node's record,"
+                  " +12045551202, is registered at 100 Main St, Suite 200, Winnipeg MB R3C 1A1; for this trunk and that caller"
+                  " ID the cascade today gives"
                   " the caller's own registered number, +12045551202 (as 2045551202 via telus)"):
         assert words in body, body
     assert "NONE" not in body and "may not have" not in body
@@ -288,7 +289,8 @@ def test_the_clients_default_number_from_the_records_is_named_with_its_address(s
     _subject, body = email_text(call)
     assert "Number sent to 911:   +12045551201 (as 2045551201" in body
     assert "Registered address:   100 Main St, Winnipeg MB R3C 1A1" in body
-    assert ("the number presented, +12045559999, is not a number of this platform; today the cascade gives the"
+    assert ("the caller ID on the client node's record, +12045559999, is not a number of this platform; for this"
+            " trunk and that caller ID the cascade today gives the"
             " client's default E911 number, +12045551201 (as 2045551201 via telus), registered at 100 Main St") in body
     assert "NONE" not in body and "may not have" not in body
 
@@ -299,8 +301,8 @@ def test_without_the_carriers_record_the_number_is_not_known_but_the_presented_r
     assert (call.number, call.sent, call.address) == ("", "", None)
     _subject, body = email_text(call)
     assert "Number sent to 911:   not known (found afterwards in the call records; no carrier's record" in body
-    assert ("Registered address:   not known for this call (found afterwards in the call records); the number"
-            " presented, +12045551202, is registered at 100 Main St, Suite 200") in body
+    assert ("Registered address:   not known for this call (found afterwards in the call records); the caller"
+            " ID on the client node's record, +12045551202, is registered at 100 Main St, Suite 200") in body
     assert "NONE" not in body and "do not say which number and address reached the 911 centre" in body
 
 

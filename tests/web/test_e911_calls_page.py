@@ -1,5 +1,5 @@
 """The 911 calls page and the dashboard's list: a call found afterwards in the call records worded as the alerts word it
-(never "no registered address" when the number presented is registered), choice filters in words, trunks as ACME/main
+(never "no registered address" when the caller ID on the record is registered), choice filters in words, trunks as ACME/main
 (linked; search and filter by ACME/main), the client's name, and a CSV export whose columns only grow."""
 
 from __future__ import annotations
@@ -49,14 +49,15 @@ def test_a_call_from_the_records_is_worded_alike_on_the_dashboard_and_the_page(a
     web.commit()
     b = as_role("viewer")
     panel = _text(b.get("/admin/")).split('id="tl-e911-calls"')[1].split("</div>")[0]
-    said = ("not known for this call (found afterwards in the call records); the number presented, +12045551202, is"
+    said = ("not known for this call (found afterwards in the call records); the caller ID on the client node&#39;s record, +12045551202, is"
             " registered at 100 Main St, Suite 200, Winnipeg MB R3C 1A1")
     assert f"2045551202 ({said})" in panel and "no registered address" not in panel
     page = _text(b.get(f"/admin/e911_call/details/?id={call.id}"))
     assert said in page and "NONE" not in page and "none registered" not in page
     assert "cl-ovh-bhs7" in page and "the call records, afterwards" in page
-    assert ("not known (found afterwards in the call records); the number presented, +12045551202, is registered at 100"
-            " Main St, Suite 200, Winnipeg MB R3C 1A1; today the cascade gives the caller&#39;s own registered number") in page
+    assert ("not known (found afterwards in the call records); the caller ID on the client node&#39;s record, +12045551202, is registered"
+            " at 100 Main St, Suite 200, Winnipeg MB R3C 1A1; for this trunk and that caller ID the cascade today gives the"
+            " caller&#39;s own registered number") in page
 
 
 def test_a_call_from_the_records_with_the_carriers_record_shows_the_number_and_address(as_role, web):
