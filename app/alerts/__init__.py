@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.calls import CDR, E911_CONTEXT, endpoint_of
 from app.db import utc_now
 from app.models import AlertDelivery, Carrier, Client, E911Call, PhoneNumber
+from app.models.realtime import CDR_NODE
 from app.numbering import try_parse_nanp
 
 _DIALLED_CARRIER = re.compile(r"\(carrier-([A-Za-z0-9_-]+)\^")
@@ -90,21 +91,40 @@ def record_call(session: Session, fields: Mapping[str, str], *, source: str = "n
     return call
 
 
+def node_of_record(stamped: str | None, linkedid: str) -> str:
+    """The client node that wrote a call record: the name the database stamped on it (`cdr.tl_node`, set by the
+    trigger app.projection.visibility.CDR_TRIGGER from the inserting node's account; MariaDB/MySQL only), else the
+    system name the linkedid starts with.
+
+    Asterisk builds a linkedid (the first channel's uniqueid) as `<systemname>-<epoch>.<sequence>`, or
+    `<epoch>.<sequence>` without a system name (Asterisk 22 main/channel_internal_api.c,
+    __ast_channel_internal_alloc_with_initializers: "%s-%li.%d" with ast_config_AST_SYSTEM_NAME), and node names
+    contain hyphens (cl-ovh-bhs7): the name is everything before the LAST hyphen.
+    "" when neither says (a linkedid without a system name, "1796055432.9").
+    """
+    if stamped and stamped.strip():
+        return stamped.strip()
+    head, sep, _tail = (linkedid or "").rpartition("-")
+    return head if sep else ""
+
+
 def reconcile_from_cdr(session: Session, now: datetime | None = None) -> list[E911Call]:
     """Record the 911 calls of the last RECONCILE_WINDOW that the client nodes' call records show and no event
     announced (watcher down, node unreachable); each is alerted like any other. Caller commits."""
     now = now or utc_now()
     rows = session.execute(select(CDR.c.start, CDR.c.accountcode, CDR.c.channel, CDR.c.dcontext, CDR.c.lastdata,
-                                  CDR.c.src, CDR.c.linkedid)
+                                  CDR.c.src, CDR.c.linkedid, CDR.c[CDR_NODE])
                            .where(CDR.c.start >= now - RECONCILE_WINDOW, CDR.c.channel.like("PJSIP/trunk-%"),
                                   (CDR.c.dcontext == E911_CONTEXT) | CDR.c.lastdata.like("PJSIP/911@%")))
     found: dict[str, dict] = {}
-    for start, account, channel, _context, data, src, linkedid in rows:
+    for start, account, channel, _context, data, src, linkedid, stamped_node in rows:
         if not linkedid:
             continue
         seen = found.setdefault(linkedid, {"start": start, "Account": account or "", "Trunk": endpoint_of(channel),
-                                           "Presented": src or "", "Carrier": ""})
+                                           "Presented": src or "", "Carrier": "", "Node": node_of_record(stamped_node, linkedid)})
         seen["start"] = min(seen["start"], start)
+        if stamped_node and stamped_node.strip():  # the database's word wins over the name in the linkedid
+            seen["Node"] = stamped_node.strip()
         carrier = _DIALLED_CARRIER.search(data or "")
         if carrier:  # the client node named the carrier to the carrier node (pre-dial handler tl-hdr)
             seen["Carrier"] = carrier.group(1)
@@ -116,12 +136,13 @@ def reconcile_from_cdr(session: Session, now: datetime | None = None) -> list[E9
         # The digits the carrier received: the caller ID of the carrier node's record of the same call.
         for call_id, src in session.execute(select(CDR.c.call_id, CDR.c.src).where(
                 CDR.c.call_id.in_(missing), CDR.c.dstchannel.like("PJSIP/carrier-%"))):
-            found[call_id]["Sent"] = src or ""
+            # The digits are the number the client node chose, in the carrier's 911 format: as a number (E.164),
+            # they say which registration the 911 centre looked up (record_call reads its address).
+            found[call_id]["Sent"] = found[call_id]["Number"] = src or ""
     recorded = []
     for linkedid in sorted(missing, key=lambda k: found[k]["start"]):
         fields = found[linkedid]
-        call = record_call(session, {**{k: v for k, v in fields.items() if k != "start"}, "CallId": linkedid,
-                                     "Node": linkedid.split("-", 1)[0] if "-" in linkedid else ""},
+        call = record_call(session, {**{k: v for k, v in fields.items() if k != "start"}, "CallId": linkedid},
                            source="cdr", started_at=fields["start"])
         if call is not None:
             recorded.append(call)

@@ -17,16 +17,27 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.alerts.words import known
 from app.db import utc_now
+from app.errors import DomainError
 from app.models import AlertDelivery, E911Call
 
 # Seconds to wait after each failed attempt; the last failure gives up (about 2 h 40 min after the call).
 BACKOFF = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 TIMEOUT = 5.0  # seconds for one SMTP conversation or one webhook POST
-LEVEL_WORDS = {"number": "the caller's own registered number", "trunk": "the trunk's E911 number",
-               "client": "the client's default E911 number", "unresolved": "NO registered number resolved",
-               "": "not known (recorded from the call record, after the call)"}
+
+
+
+class AlertSettingsError(DomainError):
+    """An ALERT_* setting that cannot be used; str() is one line naming the variable, its value and what it takes."""
+
+
+class SmtpFailure(OSError):
+    """An SMTP conversation that failed; str() names the server tried (host:port) and the reason."""
+
+
+_YES, _NO = ("1", "yes", "true", "on"), ("0", "no", "false", "off", "")
 
 
 @dataclass(frozen=True)
@@ -40,21 +51,55 @@ class SmtpSettings:
     password: str = ""
     starttls: bool = False
 
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
     @classmethod
     def from_config(cls, config) -> SmtpSettings:
-        return cls(host=config.get("ALERT_SMTP_HOST", "localhost"), port=int(config.get("ALERT_SMTP_PORT", 25)),
-                   sender=config.get("ALERT_FROM", "trunkline@localhost"), user=config.get("ALERT_SMTP_USER", ""),
-                   password=config.get("ALERT_SMTP_PASSWORD", ""), starttls=bool(config.get("ALERT_SMTP_STARTTLS")))
+        """The settings from the app config (the environment, app.config): ALERT_SMTP_HOST (default localhost),
+        ALERT_SMTP_PORT (25), ALERT_FROM (trunkline@localhost), ALERT_SMTP_USER, ALERT_SMTP_PASSWORD,
+        ALERT_SMTP_STARTTLS (1/yes/true/on or 0/no/false/off, default 0).
+
+        Raises AlertSettingsError, one line naming the first wrong variable: an empty host or sender, a port that is
+        not a whole number 1-65535, a STARTTLS value that is not yes or no.
+        """
+        host = str(config.get("ALERT_SMTP_HOST", "localhost") or "").strip()
+        if not host:
+            raise AlertSettingsError("ALERT_SMTP_HOST is set but empty: give the SMTP server's name or address, or leave"
+                                     " it unset for localhost")
+        raw_port = config.get("ALERT_SMTP_PORT", 25)
+        try:
+            port = int(str(raw_port).strip())
+        except ValueError:
+            port = 0
+        if not 1 <= port <= 65535:
+            raise AlertSettingsError(f"ALERT_SMTP_PORT={raw_port!r} is not a port number: give a whole number from 1 to"
+                                     " 65535 (25, 587 with ALERT_SMTP_STARTTLS=1), or leave it unset for 25")
+        sender = str(config.get("ALERT_FROM", "trunkline@localhost") or "").strip()
+        if not sender:
+            raise AlertSettingsError("ALERT_FROM is set but empty: give the address alerts come from, or leave it unset"
+                                     " for trunkline@localhost")
+        raw_tls = config.get("ALERT_SMTP_STARTTLS", False)
+        if isinstance(raw_tls, bool):
+            starttls = raw_tls
+        elif str(raw_tls).strip().lower() in _YES + _NO:
+            starttls = str(raw_tls).strip().lower() in _YES
+        else:
+            raise AlertSettingsError(f"ALERT_SMTP_STARTTLS={raw_tls!r} is neither yes nor no: give 1 (use STARTTLS) or 0")
+        return cls(host=host, port=port, sender=sender, user=str(config.get("ALERT_SMTP_USER", "") or ""),
+                   password=str(config.get("ALERT_SMTP_PASSWORD", "") or ""), starttls=starttls)
 
 
 def payload(call: E911Call) -> dict:
-    """The webhook body (JSON) of a 911 call."""
+    """The webhook body (JSON) of a 911 call: the recorded fields (keys kept as they were), then what is known in
+    words (app.alerts.words.Known.as_json: level_words, number_words, address_words, warning, presented_number,
+    cascade_today)."""
     return {
         "event": "e911_call", "call_id": call.call_id, "started_at": call.started_at.isoformat() + "Z",
         "client": {"account_code": call.account_code, "name": call.client.name if call.client else ""},
         "trunk": call.trunk, "presented": call.presented, "number": call.number, "sent": call.sent,
         "carrier": call.carrier, "level": call.level, "address": call.address, "node": call.node,
-        "source": call.source,
+        "source": call.source, **known(call).as_json(),
     }
 
 
@@ -65,14 +110,15 @@ def email_text(call: E911Call) -> tuple[str, str]:
     subject = f"911 call from {who}, {call.trunk or 'unknown trunk'}, at {when}"
     if call.source == "test":
         subject = "TEST (no 911 call was placed): " + subject
+    words = known(call)
     lines = [
         f"A 911 call was placed through Trunkline at {when}.", "",
         f"Client:               {who}",
         f"Trunk:                {call.trunk or 'not known'}",
-        f"Caller ID presented:  {call.presented or 'none'}",
-        f"Number sent to 911:   {call.number or 'none'}{f' (as {call.sent})' if call.sent else ''}",
-        f"Registered address:   {call.address or 'NONE REGISTERED for this number'}",
-        f"Chosen from:          {LEVEL_WORDS.get(call.level, call.level)}",
+        f"Caller ID presented:  {words.presented}",
+        f"Number sent to 911:   {words.number}",
+        f"Registered address:   {words.address}",
+        f"Chosen from:          {words.level}",
         f"Carrier:              {call.carrier or 'not known'}",
         f"Node:                 {call.node or 'not known'}",
         f"Call id:              {call.call_id}",
@@ -82,24 +128,28 @@ def email_text(call: E911Call) -> tuple[str, str]:
     if call.source == "cdr":
         lines += ["", "This call was found in the call records after it ended: the alert watcher did not hear of it"
                       " while it was starting."]
-    if call.level == "unresolved" or not call.address:
-        lines += ["", "The 911 centre may not have this caller's address: check the client's E911 registrations now."]
+    if words.warning:
+        lines += ["", words.warning]
     return subject, "\n".join(lines) + "\n"
 
 
 def send_email(settings: SmtpSettings, to: str, call: E911Call) -> None:
-    """Hand one alert email to the SMTP server; raises OSError / smtplib.SMTPException on failure."""
+    """Hand one alert email to the SMTP server; raises SmtpFailure (an OSError naming host:port) on failure."""
     subject, body = email_text(call)
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = settings.sender, to, subject
     msg["X-Trunkline-Call-Id"] = call.call_id
     msg.set_content(body)
-    with smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT) as smtp:
-        if settings.starttls:
-            smtp.starttls()
-        if settings.user:
-            smtp.login(settings.user, settings.password)
-        smtp.send_message(msg)
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            if settings.user:
+                smtp.login(settings.user, settings.password)
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        # Name the server tried: "[Errno 111] Connection refused" alone does not say it was localhost:25.
+        raise SmtpFailure(f"SMTP server {settings}: {exc or type(exc).__name__}") from exc
 
 
 def send_webhook(url: str, call: E911Call) -> None:
@@ -158,24 +208,45 @@ def deliver_due(session: Session, settings: SmtpSettings, now: datetime | None =
     return done
 
 
-def send_test(client, settings: SmtpSettings) -> list[tuple[str, str, str | None]]:
-    """Send a test alert to each of the client's contacts now (nothing recorded): [(channel, target, error or None)].
+def sample_call(session: Session, client, trunk=None, caller_id: str | None = None) -> E911Call:
+    """The test alert's 911 call (not added to the session): what a real 911 call from `trunk` (default: the client's
+    first trunk by name) presenting `caller_id` (default: none, so the cascade starts at the trunk's own E911 number)
+    would do today: level, number, carrier and digits from app.e911.resolve_e911 (the one cascade, which formats the
+    digits with the carrier's 911 caller-ID format, app.numbering.format_number), the address registered for that
+    number. When nothing resolves: level "unresolved" and no number (the node then falls back to the client's own
+    number, unregistered: the alert says the 911 centre may not have the address).
+    """
+    from app.e911 import resolve_e911
+    from app.errors import E911Unresolved
+    from app.models import PhoneNumber
 
-    The alert is a sample 911 call from the client's first trunk and default E911 number, marked as a test in the
-    subject, the body and the webhook's `source` ("test").
+    if trunk is None:
+        trunk = min(client.trunks, key=lambda t: t.name) if client.trunks else None
+    fields = {"level": "unresolved", "number": "", "sent": "", "carrier": "", "address": None}
+    if trunk is not None:
+        try:
+            route = resolve_e911(session, trunk, caller_id or None)
+        except E911Unresolved:
+            pass
+        else:
+            stored = session.scalar(select(PhoneNumber).where(PhoneNumber.e164 == route.number))
+            fields = {"level": route.level, "number": route.number, "sent": route.sent, "carrier": route.carrier.name,
+                      "address": stored.e911_address if stored is not None else None}
+    call = E911Call(call_id="test-" + utc_now().strftime("%Y%m%d%H%M%S"), started_at=utc_now(), source="test",
+                    account_code=client.account_code, trunk=trunk.endpoint_id if trunk is not None else "",
+                    node=client.node.name if client.node else "", presented=caller_id or "", **fields)
+    call.client = client
+    return call
+
+
+def send_test(call: E911Call, settings: SmtpSettings) -> list[tuple[str, str, str | None]]:
+    """Send the test alert `call` (sample_call) to each of its client's contacts now (nothing recorded):
+    [(channel, target, error or None)]. Marked as a test in the subject, the body and the webhook's `source` ("test").
     """
     from app.alerts import _contacts
 
-    trunk = client.trunks[0].endpoint_id if client.trunks else ""
-    number = client.e911_number
-    call = E911Call(call_id="test-" + utc_now().strftime("%Y%m%d%H%M%S"), started_at=utc_now(), source="test",
-                    account_code=client.account_code, trunk=trunk, node=client.node.name if client.node else "",
-                    presented=number.e164 if number else "", level="client" if number else "unresolved",
-                    number=number.e164 if number else "", sent=number.e164 if number else "",
-                    carrier=number.carrier.name if number else "", address=number.e911_address if number else None)
-    call.client = client
     results = []
-    for channel, target in _contacts(client):
+    for channel, target in _contacts(call.client):
         try:
             if channel == "email":
                 send_email(settings, target, call)

@@ -14,6 +14,7 @@ from app.db import Session
 
 
 def _smtp():
+    """The SMTP settings; a wrong one raises AlertSettingsError (a DomainError: one line, exit 1 under domain_command)."""
     from app.alerts.deliver import SmtpSettings
 
     return SmtpSettings.from_config(current_app.config)
@@ -28,6 +29,7 @@ def register(app: Flask) -> None:
 
     @alerts_group.command("watch")
     @click.option("--seconds", type=float, default=None, help="Stop after this many seconds (default: run until stopped).")
+    @domain_command
     def watch_cmd(seconds: float | None):
         """Listen to every live client node (AMI), record each 911 call and send its alerts; retry failures.
 
@@ -41,6 +43,7 @@ def register(app: Flask) -> None:
         from app.alerts.watcher import Watcher
         from app.node_push import ami_settings
 
+        smtp = _smtp()  # a wrong ALERT_* setting: one line and exit 1, before anything starts
         secret, port = ami_settings()
         if not secret:
             fail("TRUNKLINE_AMI_SECRET is not set: the watcher cannot log in to the nodes' manager interface")
@@ -49,20 +52,34 @@ def register(app: Flask) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         engine = current_app.extensions.get("trunkline_engine") or Session().get_bind()
-        click.echo(f"alerts: watching the client nodes' manager interfaces (port {port}); SMTP "
-                   f"{current_app.config.get('ALERT_SMTP_HOST')}:{current_app.config.get('ALERT_SMTP_PORT')}", err=True)
-        Watcher(engine, secret, port, _smtp()).run(stop, seconds)
+        click.echo(f"alerts: watching the client nodes' manager interfaces (port {port}); SMTP server {smtp}", err=True)
+        Watcher(engine, secret, port, smtp).run(stop, seconds)
 
     @alerts_group.command("deliver")
+    @domain_command
     def deliver_cmd():
-        """Send the alerts that are due now (first attempts and retries), once."""
+        """Send the alerts that are due now (first attempts and retries), once.
+
+        Exit status: 0 when every alert tried was sent (or none was due); 1 when one failed for good (its last
+        attempt: given up, shown as failed); 3 when one failed and will be retried later (none given up).
+        """
         from app.alerts.deliver import deliver_due
 
         done = deliver_due(Session(), _smtp())
-        failed = [d for d in done if d.status != "sent"]
-        click.echo(f"alerts: {len(done) - len(failed)} sent, {len(failed)} failed (will be retried unless given up)")
-        for d in failed:
-            click.echo(f"  {d.channel} {d.target}: {d.last_error}", err=True)
+        gave_up = [d for d in done if d.status == "failed"]
+        retrying = [d for d in done if d.status == "retrying"]
+        sent = len(done) - len(gave_up) - len(retrying)
+        click.echo(f"alerts: {sent} sent, {len(retrying)} failed and will be retried, {len(gave_up)} failed for good"
+                   " (given up)")
+        for d in retrying:
+            click.echo(f"  {d.channel} {d.target}: {d.last_error} (next try at {d.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC)",
+                       err=True)
+        for d in gave_up:
+            click.echo(f"  {d.channel} {d.target}: GIVEN UP after {d.attempts} attempts: {d.last_error}", err=True)
+        if gave_up:
+            raise SystemExit(1)
+        if retrying:
+            raise SystemExit(3)
 
     @alerts_group.command("reconcile")
     def reconcile_cmd():
@@ -75,18 +92,37 @@ def register(app: Flask) -> None:
 
     @alerts_group.command("test")
     @click.argument("account_code")
+    @click.option("--trunk", "trunk_name", default=None, help="The trunk the sample call comes from (its name, as in"
+                  " ACME/main: main). Default: the client's first trunk by name.")
+    @click.option("--caller-id", default=None, help="The caller ID the sample call presents (default: none, so the"
+                  " cascade starts at the trunk's E911 number).")
     @domain_command
-    def test_cmd(account_code: str):
+    def test_cmd(account_code: str, trunk_name: str | None, caller_id: str | None):
         """Send a test alert (marked TEST; no call is recorded) to every 911 alert contact of client ACCOUNT_CODE.
 
+        The sample is what a real 911 call from that trunk would do today: the cascade level, the number, the
+        carrier and the digits in that carrier's 911 format (app.e911.resolve_e911), the address registered.
         Checks the SMTP settings, the webhook and the client's addresses before a real 911 call needs them.
         Exit status 1 when a contact could not be reached, or the client has none.
         """
-        from app.alerts.deliver import send_test
-        from app.services import clients
+        from app.alerts.deliver import sample_call, send_test
+        from app.alerts.words import known, trunk_label
+        from app.services import clients, trunks
 
-        client = clients.get(Session(), account_code)
-        results = send_test(client, _smtp())
+        session = Session()
+        client = clients.get(session, account_code)
+        trunk = None
+        if trunk_name:
+            account, _, name = trunk_name.rpartition("/")  # main, or ACME/main as the pages write it
+            if account and account.upper() != client.account_code.upper():
+                fail(f"trunk {trunk_name} is not a trunk of client {client.account_code}")
+            trunk = trunks.get(session, client.account_code, name)
+        settings = _smtp()
+        call = sample_call(session, client, trunk, caller_id)
+        words = known(call)
+        click.echo(f"sample: a 911 call from {trunk_label(call.trunk) or 'no trunk'} presenting {caller_id or 'no caller ID'}"
+                   f" -> {words.number} via {call.carrier or 'no carrier'}; from {words.level}; address {words.address}")
+        results = send_test(call, settings)
         if not results:
             fail(f"client {account_code} has no 911 alert contact: set its 911 alert emails (or webhook) first")
         for channel, target, error in results:

@@ -137,7 +137,7 @@ def test_911_call_alerts_reach_email_and_webhook_within_10_s(platform, tmp_path)
                 wait_for(web.up, 30, "the admin web, restarted", web_log)
                 web.sign_in("e2e-admin@example.com", "e2e-viewer-password-2026")
                 page = web.get("/admin/e911_call/")
-                assert "trunk-ACME-main" in page and "+12045552005" in page and "5 Main St" in page
+                assert ">ACME/main</a>" in page and "+12045552005" in page and "5 Main St" in page
                 assert "911 calls in the last 24 hours" in web.get("/admin/")
 
         # The watcher is down: a 911 call still goes out, and is found in the call records when it is back.
@@ -148,6 +148,16 @@ def test_911_call_alerts_reach_email_and_webhook_within_10_s(platform, tmp_path)
             wait_for(lambda: len(inbox.messages) >= 2, 30, "the alert of the call the watcher missed", watch_log)
         late = inbox.messages[1][1]
         assert "trunk-ACME-alt" in late["Subject"] and "found in the call records after it ended" in late.get_payload()
+        # What the records tell: the node, and the number bravo received (the alt trunk's own, 2003, registered at
+        # 3 Alt St), the level not known; never "NONE REGISTERED" for a call whose number reached the carrier. The
+        # client node's record holds the caller ID it sent the call on (12045552003), not what the PBX presented.
+        text = late.get_payload().replace("=\r\n", "").replace("=\n", "")
+        for words in ("Node:                 cl1", "Number sent to 911:   +12045552003 (as 12045552003", "Registered address:   3 Alt St",
+                      "Caller ID presented:  12045552003 (on the client node's record: the caller ID it sent the call on",
+                      "Chosen from:          not known (found afterwards in the call records); the caller ID on the client"
+                      " node's record, +12045552003, is registered at 3 Alt St"):
+            assert words in text, text
+        assert "NONE" not in text and "may not have" not in text
         with OrmSession(platform.engine) as session:
             recorded = list(session.scalars(select(E911Call).order_by(E911Call.id)))
             assert [(c.trunk, c.source) for c in recorded][-2:] == [("trunk-ACME-main", "node"), ("trunk-ACME-alt", "cdr")]

@@ -504,7 +504,7 @@ def test_911_calls_on_the_dashboard_in_red_and_listed_with_export(as_role, web):
     assert "ACME, trunk-ACME-main" in panel and "+12045551202 (100 Main St, Suite 200" in panel
     assert "1 of 1 alert(s) not delivered" in panel
     listing = re.sub(r"\s+", " ", b.get("/admin/e911_call/").text)
-    assert "trunk-ACME-main" in listing and "the caller&#39;s own registered number" in listing
+    assert ">ACME/main</a>" in listing and "the caller&#39;s own registered number" in listing
     assert "email noc@acme.example: retrying" in listing and "connection refused" in listing
     export = b.get("/admin/e911_call/export/csv/").data.decode()
     assert "cl1-1796055432.9" in export and "number" in export and "100 Main St, Suite 200" in export
