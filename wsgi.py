@@ -2,11 +2,12 @@
 
 import sys
 
-from app import create_app
 from app.errors import ConfigError
 
 try:
+    from app import create_app  # reads app.config: a setting that cannot work raises ConfigError
+
     app = create_app()
-except ConfigError as exc:  # a setting that cannot work: one line, not a traceback (CLI and servers alike)
+except ConfigError as exc:  # one line, not a traceback (CLI and servers alike)
     print(f"Error: {exc}", file=sys.stderr)
     raise SystemExit(1) from None

@@ -7,12 +7,15 @@ import secrets
 
 from flask import Flask
 
-from app.config import INSTANCE_DIR, Config
-from app.db import Session, bind_session, make_engine
-
 
 def create_app(config: type | dict | None = None) -> Flask:
-    """Build the Flask app: config, database session, CLI commands and (when present) the admin."""
+    """Build the Flask app: config, database session, CLI commands and (when present) the admin.
+
+    Raises app.errors.ConfigError (one line naming the setting) for an environment setting that cannot work; the
+    settings are read here, not when the package is imported, so `app.errors` can be imported to catch it."""
+    from app.config import INSTANCE_DIR, Config
+    from app.db import Session, bind_session, make_engine
+
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_object(Config)
     if isinstance(config, dict):
@@ -70,6 +73,8 @@ def check_database_url(url: str) -> None:
 
 def _instance_secret(app: Flask) -> str:
     """A per-installation secret kept in instance/, so sessions survive restarts."""
+    from app.config import INSTANCE_DIR
+
     path = INSTANCE_DIR / "secret_key"
     try:
         return path.read_text().strip()

@@ -40,17 +40,46 @@ def domain_command(func):
             Session.rollback()
             fail(str(exc))
         except DBAPIError as exc:
-            if not is_unreachable(exc):
-                raise
             Session.rollback()
-            fail(UNREACHABLE_MESSAGE)
+            if is_unreachable(exc):
+                fail(UNREACHABLE_MESSAGE)
+            behind = schema_behind(exc)
+            if behind is None:
+                raise
+            fail(behind)
     return wrapper
+
+
+def schema_behind(exc: DBAPIError) -> str | None:
+    """One line when exc says a table or column is missing (the database is older than this code's schema: a new
+    install not migrated yet, or code upgraded without `schema upgrade`); None for any other error."""
+    from flask import current_app
+    from sqlalchemy.engine import make_url
+
+    from app.dbdown import error_code
+
+    text = str(getattr(exc, "orig", exc))
+    if error_code(exc) not in (1146, 1054) and not text.startswith(("no such table", "no such column")):
+        return None
+    url = current_app.config["DATABASE_URL"]
+    try:
+        from alembic.script import ScriptDirectory
+
+        from app.migrations import alembic_config, current_revision
+
+        at, head = current_revision(url), ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        where = f" ({'it has no schema yet' if at is None else f'it is at {at}'}; this version needs {head})"
+    except Exception:  # noqa: BLE001 - the advice stands without the revisions
+        where = ""
+    return (f"the database {make_url(url).render_as_string(hide_password=True)} is not at this version's schema{where}: "
+            "run `flask --app wsgi schema upgrade` first")
 
 
 SETUP_HINTS = {
     1049: "database {database} does not exist on {server}: create it first, e.g. "
           "mysql -h {host} -P {port} -u root -e 'CREATE DATABASE `{database}` CHARACTER SET utf8mb4'",
     1045: "the database server {server} refused the login of {user} (wrong user or password in DATABASE_URL)",
+    1698: "the database server {server} refused the login of {user} (wrong user or password in DATABASE_URL)",
     1044: "the database server {server} does not let {user} use database {database}: GRANT ALL ON `{database}`.* TO it",
 }
 

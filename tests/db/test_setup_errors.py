@@ -89,3 +89,24 @@ def test_a_database_the_login_may_not_use():
 def test_a_database_url_of_another_kind(url, words):
     line = one_line_error(flask(url, "schema", "upgrade"))
     assert words in line
+
+
+def test_a_database_not_migrated_yet_says_to_run_schema_upgrade(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    line = one_line_error(flask(url, "calls", "summary"))
+    assert "is not at this version's schema (it has no schema yet; this version needs" in line
+    assert "run `flask --app wsgi schema upgrade` first" in line
+    with scratch_mariadb("tl_setup") as mariadb:
+        assert "it has no schema yet" in one_line_error(flask(mariadb, "e911", "resolve", "--trunk", "ACME/main"))
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("TRUNKLINE_AMI_PORT", "abc", "TRUNKLINE_AMI_PORT='abc' is not a whole number (default 5038)"),
+    ("TRUNKLINE_AMI_PORT", "70000", "TRUNKLINE_AMI_PORT=70000 is outside 1..65535"),
+    ("MAX_UPLOAD_MB", "0", "MAX_UPLOAD_MB=0 is outside 1..any"),
+    ("SESSION_HOURS", "12h", "SESSION_HOURS='12h' is not a whole number"),
+])
+def test_a_setting_that_cannot_work_is_one_line_naming_it(tmp_path, monkeypatch, variable, value, words):
+    monkeypatch.setenv(variable, value)
+    line = one_line_error(flask(f"sqlite:///{tmp_path / 'x.db'}", "schema", "current"))
+    assert words in line
