@@ -224,10 +224,15 @@ def _cached(node, cache: str) -> str:
 def test_a_restarted_node_is_warmed_and_serves_trunks_it_never_used_while_no_database_answers(drill):
     """Objects a node never used are cached too (app.node_push.warm_node, run by the retriers when a node starts):
     the client node is restarted with the database up, then both servers are frozen before any of its trunks made
-    a call. Control first: restarted with nothing to warm it, the same 911 call is refused (the trunk cannot be read)."""
+    a call. Control first: restarted with nothing to warm it, the same 911 call is refused (the trunk cannot be read).
+    The node's local realtime copy is moved away meanwhile (with it the cold node would read the trunk from the copy:
+    the next test), so this shows what the warm alone does."""
     platform, primary, replica, faults = drill
     node = platform.nodes["cl1"]
     saved = node_push.WARM_CHECK_SECONDS
+    (local,) = node.host_dir.glob("etc/trunkline-local-*.sqlite3")
+    aside = platform.workdir / local.name
+    local.rename(aside)  # res_config_sqlite3 then opens (creates) an empty file: every read of it fails
 
     def frozen_911(tag: str):
         faults.freeze(primary)
@@ -276,6 +281,8 @@ def test_a_restarted_node_is_warmed_and_serves_trunks_it_never_used_while_no_dat
     finally:
         node_push.WARM_CHECK_SECONDS = saved
         node_push.retry_paused.clear()
+        aside.replace(local)
+        _restart(platform, "cl1")  # opens the copy again
         platform.requalify()
 
 
