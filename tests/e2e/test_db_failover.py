@@ -19,6 +19,7 @@ import sqlite3
 import time
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session as OrmSession
 
 from app import node_push
@@ -303,6 +304,13 @@ def test_a_node_restarted_while_no_database_answers_reads_its_trunks_from_its_lo
     want_from = up_invites[0].header_user("From")
     assert want_from == "12045552003"
 
+    # The branch trunk's password changes in the database behind the admin's back (no push): the copy, rendered
+    # before, still has the old one. Read from the copy while no server answers, it must not outlive the outage.
+    new_password = "Changed-Behind-The-Copy-2026"
+    with platform.engine.begin() as conn:
+        conn.execute(text("UPDATE ps_auths SET password = :p WHERE id = 'trunk-ACME-branch-auth'"), {"p": new_password})
+    loopback.wait_caught_up(replica, primary)
+
     node_push.retry_paused.set()  # no warm-up: this process's retrier would otherwise make cl1 read its trunks
     faults.freeze(primary)
     faults.freeze(replica)
@@ -335,7 +343,27 @@ def test_a_node_restarted_while_no_database_answers_reads_its_trunks_from_its_lo
         faults.thaw(replica)
         time.sleep(11)  # res_odbc's negative_connection_cache
 
+    saved = node_push.WARM_CHECK_SECONDS
     try:
+        # The database is back, but what cl1 read from the copy is cached (no lifetime): the old password still works,
+        # until the retrier sees cl1's new start, finds it reads a server, empties its caches and warms it.
+        stale = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (200,))
+        assert 200 in [m.status for m in stale.received], platform.diagnostics()
+        node_push.WARM_CHECK_SECONDS = 1
+        node_push.retry_paused.clear()
+        node_push.start_background_retry(platform.engine)
+        t0 = time.monotonic()
+        while True:
+            fresh = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, new_password, (200, 401, 403))
+            if 200 in [m.status for m in fresh.received]:
+                break
+            assert time.monotonic() - t0 < 150, "cl1 was not emptied and warmed after the database came back"
+            time.sleep(2)
+        rewarmed = time.monotonic() - t0
+        old = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (401, 403))
+        assert 200 not in [m.status for m in old.received], "the copy's old password outlived the outage"
+        print(f"cl1 emptied and warmed from the database {rewarmed:.1f} s after the retrier resumed")
+
         # Control: the database answers; the copy (rendered before) still holds both trunks.
         local = next(node.host_dir.glob("etc/trunkline-local-*.sqlite3"))
         conn = sqlite3.connect(local)
@@ -357,4 +385,5 @@ def test_a_node_restarted_while_no_database_answers_reads_its_trunks_from_its_lo
         reg = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (401, 403))
         assert 200 not in [m.status for m in reg.received], "a deleted trunk registered from the stale copy"
     finally:
+        node_push.WARM_CHECK_SECONDS = saved
         node_push.retry_paused.clear()
