@@ -477,7 +477,7 @@ def _warm_quietly(name: str, host: str, port: int, secret: str, endpoints: list[
 # with no row), "Failed to execute query." when none did. A client node's local realtime copy has no `extensions`
 # (app/nodeconf/local_realtime.py), so this never reads it. Through AMI Command (class system, which the account has;
 # Getvar would need class call or reporting).
-DB_PROBE = "odbc read TL_LOOKUP tl-route,nodes exec"
+DB_PROBE = "odbc read ODBC_TL_LOOKUP tl-route,nodes exec"
 DB_PROBE_OK = "Query executed on handle"
 
 
