@@ -118,11 +118,15 @@ class AmiSession:
         self._check_deadline()
         return _request(self.sock, self.reader, fields)
 
-    def command(self, cli: str) -> list[str]:
-        """Run one CLI command (action Command, class system); its output lines (the Output headers)."""
+    def command(self, cli: str) -> list[str] | None:
+        """Run one CLI command (action Command, write class `command`); its output lines (the Output headers).
+        None: the account may not (a node rendered before its manager.conf gave `command`)."""
         self._check_deadline()
         self.sock.sendall(f"Action: Command\r\nCommand: {cli}\r\n\r\n".encode())
-        return [v for k, v in _read_pairs(self.reader) if k == "Output"]
+        pairs = _read_pairs(self.reader)
+        if ("Response", "Error") in pairs:
+            return None
+        return [v for k, v in pairs if k == "Output"]
 
     def request_list(self, fields: dict[str, str]) -> tuple[dict[str, str], list[dict[str, str]]]:
         """Send an action that answers with a list of events (`EventList: start` ... `EventList: Complete`);
@@ -475,8 +479,8 @@ def _warm_quietly(name: str, host: str, port: int, secret: str, endpoints: list[
 # Whether a node reads a database server now: func_odbc's own CLI runs the route look-up on the node's read handles
 # in order (funcs/func_odbc.c cli_odbc_read) and prints "Query executed on handle …" once a server answered (even
 # with no row), "Failed to execute query." when none did. A client node's local realtime copy has no `extensions`
-# (app/nodeconf/local_realtime.py), so this never reads it. Through AMI Command (class system, which the account has;
-# Getvar would need class call or reporting).
+# (app/nodeconf/local_realtime.py), so this never reads it. Through AMI Command (write class `command`, which
+# manager.conf gives the account on nodes with a local copy).
 DB_PROBE = "odbc read ODBC_TL_LOOKUP tl-route,nodes exec"
 DB_PROBE_OK = "Query executed on handle"
 
@@ -507,7 +511,10 @@ def warm_started_nodes(engine: Engine, secret: str, port: int, started: dict[str
                 if started.get(name) == start:
                     return
                 if role == "client":
-                    if not any(DB_PROBE_OK in line for line in ami.command(DB_PROBE)):
+                    answer = ami.command(DB_PROBE)
+                    if answer is None:
+                        pass  # rendered before the local copy (no `command` class): nothing from a copy to drop
+                    elif not any(DB_PROBE_OK in line for line in answer):
                         log.info("node %s (started %s) reads no database server yet: warmed at a later check", name, start)
                         return
                     for action in EXPIRE_ALL:

@@ -243,7 +243,10 @@ def test_manager_interface_for_the_admin_networks_only_when_a_secret_is_set(seed
     assert "bindaddr = 192.0.2.21" in manager
     assert "[trunkline]" in manager and "secret = p4ss" in manager
     assert "deny = 0.0.0.0/0.0.0.0" in manager and "permit = 10.50.0.0/16" in manager
-    assert "read = system,user\n" in manager and "write = system,config\n" in manager
+    # command: the retrier's database probe (a client node with a local realtime copy; app/node_push.py DB_PROBE).
+    assert "read = system,user\n" in manager and "write = system,config,command\n" in manager
+    carrier = render(seeded, "cn-ovh-bhs1", ami_secret="p4ss")["manager.conf"]
+    assert "write = system,config\n" in carrier
     # config (UpdateConfig: any file of the node's configuration directory) only from the admin networks.
     account = manager.split("[trunkline]")[1]
     assert [line for line in account.splitlines() if line.startswith(("permit", "deny"))] == [
