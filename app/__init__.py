@@ -24,6 +24,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     if not app.config.get("_ENGINE_BOUND"):
+        check_database_url(app.config["DATABASE_URL"])
         app.extensions["trunkline_engine"] = make_engine(app.config["DATABASE_URL"])
         bind_session(app.extensions["trunkline_engine"])
     from app import dbreplica
@@ -43,6 +44,28 @@ def create_app(config: type | dict | None = None) -> Flask:
 
         init_web(app)
     return app
+
+
+SUPPORTED_BACKENDS = ("sqlite", "mysql", "mariadb")
+
+
+def check_database_url(url: str) -> None:
+    """Raise ConfigError (one line) for a DATABASE_URL this project cannot use: unparsable, or not SQLite (the
+    embedded demo) or MariaDB/MySQL (`mysql+mysqldb://USER:PASSWORD@HOST:PORT/DATABASE`)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from app.errors import ConfigError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL {url!r} is not a database URL: use sqlite:///PATH for the demo or "
+                          "mysql+mysqldb://USER:PASSWORD@HOST:3306/DATABASE for MariaDB") from None
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(f"DATABASE_URL {parsed.render_as_string(hide_password=True)}: Trunkline runs on SQLite (the demo) "
+                          "or MariaDB (mysql+mysqldb://USER:PASSWORD@HOST:3306/DATABASE), "
+                          f"not {parsed.get_backend_name()}")
 
 
 def _instance_secret(app: Flask) -> str:

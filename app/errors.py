@@ -36,3 +36,7 @@ class E911Unresolved(DomainError):
         self.trunk_label = trunk_label
         self.reasons = reasons
         super().__init__(f"no E911 number resolves for trunk {trunk_label}: " + "; ".join(reasons))
+
+
+class ConfigError(Exception):
+    """A setting (environment variable, instance/ file) that cannot work; str() is one line naming it."""

@@ -294,7 +294,7 @@ RETRY_SECONDS = 15
 MAX_IDS = 500  # more changed objects than this in one commit: the row says "all" (every cache of the node)
 EXPIRE_ALL = [{"Action": "SorceryMemoryCacheExpire", "Cache": c} for c in ("endpoint", "aor", "auth", "identify")]
 _BATCH = "tl_push_batch"
-_retrier: threading.Thread | None = None
+_retrier: tuple[str, threading.Thread, threading.Event] | None = None  # (database URL, thread, its stop event)
 _retrier_lock = threading.Lock()
 retry_paused = threading.Event()  # set: this process's background retrier skips its passes (tests)
 
@@ -558,11 +558,16 @@ def _start_background_retry(engine: Engine) -> None:
     secret, port = ami_settings()
     if not secret or not _mariadb(engine):
         return
+    url = engine.url.render_as_string(hide_password=False)
     with _retrier_lock:
-        if _retrier is None or not _retrier.is_alive():
-            _retrier = threading.Thread(target=run_retrier, args=(engine, secret, port, threading.Event()),
-                                        name="node-push-retry", daemon=True)
-            _retrier.start()
+        if _retrier is not None and _retrier[0] == url and _retrier[1].is_alive():
+            return
+        if _retrier is not None:  # another database than the running one's (a process that rebound its engine)
+            _retrier[2].set()
+        stop = threading.Event()
+        thread = threading.Thread(target=run_retrier, args=(engine, secret, port, stop), name="node-push-retry", daemon=True)
+        _retrier = (url, thread, stop)
+        thread.start()
 
 
 start_background_retry = _start_background_retry

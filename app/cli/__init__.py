@@ -47,6 +47,54 @@ def domain_command(func):
     return wrapper
 
 
+SETUP_HINTS = {
+    1049: "database {database} does not exist on {server}: create it first, e.g. "
+          "mysql -h {host} -P {port} -u root -e 'CREATE DATABASE `{database}` CHARACTER SET utf8mb4'",
+    1045: "the database server {server} refused the login of {user} (wrong user or password in DATABASE_URL)",
+    1044: "the database server {server} does not let {user} use database {database}: GRANT ALL ON `{database}`.* TO it",
+}
+
+
+def setup_error(exc: DBAPIError, url: str) -> str | None:
+    """One line for the errors of a database that is not set up yet (missing, wrong login, unreachable server),
+    naming the server; None for any other error."""
+    from sqlalchemy.engine import make_url
+
+    from app.dbdown import error_code
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return None
+    host, port = parsed.host or "localhost", parsed.port or 3306
+    words = {"server": f"{host}:{port}", "host": host, "port": port, "database": parsed.database or "",
+             "user": parsed.username or ""}
+    code = error_code(exc)
+    if code in SETUP_HINTS:
+        return SETUP_HINTS[code].format(**words)
+    if is_unreachable(exc):
+        reason = str(getattr(exc, "orig", exc)).split("\n")[0]
+        return f"cannot reach the database server {host}:{port} ({reason}): is MariaDB running there, and is DATABASE_URL right?"
+    return None
+
+
+def setup_command(func):
+    """A command that may be the first to touch a new database (schema, seed): a database that does not exist, a
+    refused login or an unreachable server is one line naming the server, exit 1; other errors as domain_command."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from flask import current_app
+
+        try:
+            return func(*args, **kwargs)
+        except DBAPIError as exc:
+            line = setup_error(exc, current_app.config["DATABASE_URL"])
+            if line is None:
+                raise
+            Session.rollback()
+            fail(line)
+    return wrapper
+
+
 def read_command(func):
     """A command that only reads: when the primary does not answer (a fresh connection, 3 s at most), it reads from
     the first replica that does (app.dbreplica) and says so on stderr; no replica either: one line, exit 1.

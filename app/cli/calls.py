@@ -74,11 +74,16 @@ def register(app: Flask) -> None:
         if as_json:
             click.echo(json.dumps(counts, sort_keys=False))
             return
-        span = f"{first or 'the first call'} to {last or 'today'} (UTC)"
-        click.echo(f"calls:      {counts['calls']}  ({counts['outbound']} outbound, {counts['inbound']} inbound; {span})")
+        span = (f"from {first} to {last}" if first and last else f"since {first}" if first
+                else f"up to {last}" if last else "all calls recorded")
+        click.echo(f"period:     {span} (UTC days, both ends included)")
+        click.echo(f"calls:      {counts['calls']}  ({counts['outbound']} outbound, {counts['inbound']} inbound)")
         click.echo(f"answered:   {counts['answered']}  ({counts['billed_minutes']} billed minutes)")
         click.echo(f"911 calls:  {counts['e911_calls']}")
         for title, table in (("by client", counts["by_client"]), ("by carrier", counts["by_carrier"])):
+            if not table:
+                click.echo(f"{title}: none")
+                continue
             click.echo(f"{title}:")
             for name, n in sorted(table.items(), key=lambda kv: (-kv[1], kv[0])):
                 click.echo(f"  {name:<20} {n}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -9,11 +10,21 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from app.cli import cli_actor, domain_command, fail
+from app.cli import cli_actor, domain_command, fail, setup_error
 from app.db import Session, utc_now
 from app.models import NodeAccount
-from app.nodeconf import LOOKUPS, NodeSettings, local_copy, record_local_copy, render_node, render_warnings, write_node
+from app.nodeconf import (
+    LOOKUPS,
+    NodeSettings,
+    local_copy,
+    record_local_copy,
+    render_node,
+    render_warnings,
+    settings_warnings,
+    write_node,
+)
 from app.services import node_accounts
 from app.services import nodes as node_service
 
@@ -154,19 +165,30 @@ def register(app: Flask) -> None:
 
     @node_group.command("account")
     @click.argument("node_name", metavar="NODE")
-    @click.option("--rotate", is_flag=True, help="Give the existing account a new password (the old one stops working).")
+    @click.option("--rotate", is_flag=True,
+                  help="Give the existing account a new password (the old one stops working); recreates an account MariaDB lost.")
     @click.option("--host", "host", default=None,
                   help="Where the node may connect from: an address or a MariaDB pattern such as 10.0.0.% (default: the node's public address).")
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the keys user and password.")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the keys user, host and password.")
+    @_database_errors
     @domain_command
     def account_cmd(node_name, rotate, host, as_json):
-        """Create NODE's own database account (or rotate its password) and print the password once."""
+        """Create NODE's own database account (or rotate its password, recreating it if MariaDB lost it) and print the
+        password once.
+
+        The admin's database login needs CREATE USER and GRANT OPTION on the database (docs/nodes.md); what MariaDB
+        refuses is one line naming the missing privilege, exit 1.
+        """
         session = Session()
         node = node_service.get(session, node_name)
-        account, password = node_accounts.ensure(session, node, cli_actor(), host=host, rotate=rotate)
+        done = node_accounts.provide(session, node, cli_actor(), host=host, rotate=rotate)
+        account, password = done.account, done.password
         Session.commit()
+        if done.action == "recreate":
+            click.echo(f"MariaDB had no account {account.db_user} (dropped by hand or lost with a restored server): "
+                       f"recreated {account} with its grants", err=True)
         if as_json:
-            click.echo(json.dumps({"user": account.db_user, "password": password}))
+            click.echo(json.dumps({"user": account.db_user, "host": account.host, "password": password}))
         else:
             click.echo(f"user:     {account.db_user}")
             click.echo(f"host:     {account.host}")
@@ -204,12 +226,15 @@ def register(app: Flask) -> None:
                   help="How the dialplan reads realtime keys: the realtime switch, or func_odbc (one query per key).")
     @click.option("--ami-secret", envvar="TRUNKLINE_AMI_SECRET", default=None,
                   help="AMI password the admin uses to expire cached objects after a change (default: the app's AMI_SECRET; empty: AMI off).")
+    @_database_errors
     @domain_command
     def render_cmd(node_name, out_dir, db_url, db_password_file, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports,
                    rtp, pool, cache_stale, cache_max, db_timeout, verbose_log, lookup, ami_secret):
         """Write NODE's Asterisk files (and its nftables rule set) into --out."""
         url = db_url or current_app.config["DATABASE_URL"]
         node = node_service.get(Session(), node_name)
+        if node.state == "retired":
+            fail(f"node {node_name} is retired: it has no database account and reads nothing, so nothing was rendered")
         if not admin_nets:
             admin_nets = tuple(os.environ.get("TRUNKLINE_ADMIN_NETWORKS", "").split())
         try:
@@ -222,6 +247,11 @@ def register(app: Flask) -> None:
             fail("--cache-stale and --cache-max must be 0 (never) or seconds, --cache-stale not above --cache-max")
         if not 1 <= db_timeout <= 30:
             fail("--db-timeout must be 1 to 30 seconds")
+        if pool is not None and pool < 1:
+            fail("--pool must be at least 1 connection per database server")
+        for port in admin_ports:
+            if not 1 <= port <= 65535:
+                fail(f"--admin-port {port} is not a TCP port (1-65535)")
         try:
             settings = NodeSettings.from_database_url(
                 url, dsn=dsn, odbc_driver=odbc_driver, etc_dir=etc_dir, state_dir=state_dir,
@@ -246,14 +276,46 @@ def register(app: Flask) -> None:
             fail("--admin-net is needed (or TRUNKLINE_ADMIN_NETWORKS): the node's firewall lets only those networks reach "
                  "SSH and the manager interface, and with none nobody could manage the node")
         files = render_node(Session(), node_name, settings)
-        for warning in render_warnings(Session(), settings):
+        # Files that would be written but not work on the node (no AMI secret, a database on the node's own loopback),
+        # then the fleet's pools against the servers' max_connections.
+        warnings = settings_warnings(Session(), node_name, settings, db_url_given=db_url is not None)
+        if account is not None and node_accounts.exists_in_database(Session(), account) is False:
+            warnings.append(f"database account {account} is recorded, but MariaDB has no such account: the node cannot "
+                            f"connect with these files; recreate it with `{node_accounts.REPAIR.format(node=node_name)}` "
+                            "and render again with the new password")
+        for warning in warnings + render_warnings(Session(), settings):
             click.echo(f"warning: {warning}", err=True)
-        # The node page shows when this node's local 911 copy was written and whether it is still current.
+        try:
+            written = write_node(files, out_dir)
+        except OSError as exc:
+            fail(f"--out {out_dir}: {exc.strerror or exc} ({exc.filename or out_dir})")
+        # The node page shows when this node's local 911 copy was written (only once it was) and whether it is current.
         node = node_service.get(Session(), node_name)
         record_local_copy(Session(), node, local_copy(Session(), node), settings.rendered_at)
         Session.commit()
-        for path in write_node(files, out_dir):
+        for path in written:
             click.echo(str(path))
+
+
+def _database_errors(func):
+    """Outside domain_command (which handles domain errors and an unreachable server): any other database error is one
+    line, exit 1: the setup hint for a database not created or a refused login (app.cli.setup_error), else the server's
+    own message, never the statement or its parameters (which may hold a password)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DBAPIError as exc:
+            Session.rollback()
+            line = setup_error(exc, current_app.config["DATABASE_URL"])  # a database not created, a refused login
+            if line is not None:
+                fail(line)
+            orig = getattr(exc, "orig", None)
+            fail(f"the database refused: {str(orig if orig is not None else type(exc).__name__).splitlines()[0]}; nothing was saved")
+        except SQLAlchemyError as exc:
+            Session.rollback()
+            fail(f"database error: {str(exc).splitlines()[0]}; nothing was saved")
+    return wrapper
 
 
 def _password(path: Path | None) -> str:
@@ -262,6 +324,8 @@ def _password(path: Path | None) -> str:
             password = path.read_text().strip()
         except OSError as exc:
             fail(f"--db-password-file {path}: {exc.strerror}")
+        except UnicodeDecodeError:
+            fail(f"--db-password-file {path}: not a text file (the password `node account` printed, one line)")
     else:
         password = os.environ.get(PASSWORD_ENV, "").strip()
     if not password:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from app.cli import domain_command
+from app.cli import domain_command, setup_command
 from app.db import Session
 
 
@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     """Attach the seed command."""
 
     @app.cli.command("seed")
+    @setup_command
     @domain_command
     def seed_cmd():
         """Load the demo data (3 carriers, 5 nodes on 2 providers, 3 clients, E911 at all levels); idempotent."""

@@ -123,7 +123,13 @@ class NodeSettings:
     @classmethod
     def from_database_url(cls, url: str, **overrides) -> NodeSettings:
         """Database settings taken from a SQLAlchemy MariaDB URL, the rest from overrides."""
-        parsed = make_url(url)
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            # Not the URL itself in the message: it may hold the admin's password.
+            raise ValueError("the database URL cannot be read as one: give --db-url mysql+mysqldb://HOST:3306/DATABASE") from None
         if not parsed.drivername.startswith(("mysql", "mariadb")):
             raise ValueError(f"nodes read MariaDB through ODBC; {parsed.drivername} is not MariaDB (the demo's database is "
                              "SQLite): give the MariaDB the nodes read with --db-url mysql+mysqldb://HOST:3306/DATABASE")
@@ -309,11 +315,9 @@ class Dsn:
         self.odbc = self.odbc or self.name
 
 
-def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -> dict:
-    """The node's DSNs in read order, its CDR DSN, and fleet warnings (template context).
-
-    The first DSN keeps the name settings.dsn, so a single-server platform renders as before.
-    """
+def database_servers(session: Session, node: Node, settings: NodeSettings) -> tuple[list[tuple[str, str, int]], tuple[str, str, int]]:
+    """(the servers node reads in order, the server its CDRs go to), each (name, host, port): settings.read_servers,
+    else the recorded database servers (app.dbtopology.read_order; name '' for none), else settings.db_host/db_port."""
     from app.dbtopology import read_order
     from app.models import DbServer
 
@@ -327,12 +331,21 @@ def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -
             write = write or ((primary.name, primary.host, primary.port) if primary else None)
     if not servers:
         servers = [("", settings.db_host, settings.db_port)]
+    return list(servers), write or servers[0]
+
+
+def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -> dict:
+    """The node's DSNs in read order, its CDR DSN, and fleet warnings (template context).
+
+    The first DSN keeps the name settings.dsn, so a single-server platform renders as before.
+    """
+    servers, write = database_servers(session, node, settings)
+
     def odbc_name(server: str) -> str:
         return f"{settings.dsn}-{server}" if server else ""
 
     dsns = [Dsn(settings.dsn if i == 0 else f"{settings.dsn}_{i + 1}", name, host, port, pool, i + 1, odbc_name(name))
             for i, (name, host, port) in enumerate(servers)]
-    write = write or servers[0]
     cdr_dsn = next((d for d in dsns if (d.host, d.port) == (write[1], write[2])), None)
     if cdr_dsn is None:
         cdr_dsn = Dsn(f"{settings.dsn}_cdr", write[0], write[1], write[2], POOL_MIN, 0, odbc_name(write[0]))
@@ -349,6 +362,52 @@ def render_warnings(session: Session, settings: NodeSettings) -> list[str]:
     from app.dbtopology import fleet_warnings
 
     return fleet_warnings(session, lambda n: settings.pool or node_pool(n, session))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether host (an address or name) is the machine itself: 127.0.0.0/8, ::1 or localhost."""
+    if host.strip().lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def settings_warnings(session: Session, node_name: str, settings: NodeSettings, *, db_url_given: bool = True) -> list[str]:
+    """What `node render` warns about in its own settings: files that would be written but not work on the node.
+
+    - no AMI secret: manager.conf gets `enabled = no`, so the admin cannot expire the node's caches after a change
+      (app.node_push), read its live state (app.node_state) or receive its 911 call events (app.alerts);
+    - a database server on loopback (127.0.0.0/8, ::1, localhost) for a node that is not itself on loopback: the
+      node would look for MariaDB on itself. db_url_given: whether the address came from --db-url (else from the
+      admin's own DATABASE_URL), to name the fix; servers recorded with `db server add` are named as such.
+    """
+    node = session.scalar(select(Node).where(Node.name == node_name))
+    if node is None:
+        raise NotFound(f"no node {node_name}")
+    out = []
+    if not settings.ami_secret:
+        out.append(f"manager.conf is written with enabled = no (no AMI secret: TRUNKLINE_AMI_SECRET is not set here, nor "
+                   f"--ami-secret): the admin cannot expire node {node.name}'s cached objects after a change, show its live "
+                   "state or receive its 911 call events; set TRUNKLINE_AMI_SECRET to the admin's AMI secret and render again")
+    if is_loopback(node.public_ip):
+        return out
+    servers, write = database_servers(session, node, settings)
+    for name, host, port in dict.fromkeys([*servers, write]):
+        if not is_loopback(host):
+            continue
+        if name:
+            fix = (f"database server {name} is recorded at {host}: record the address nodes reach for it (admin: "
+                   "Database servers)")
+        elif db_url_given:
+            fix = "give the address the node reaches in --db-url mysql+mysqldb://DBHOST:3306/DATABASE (or TRUNKLINE_NODE_DB_URL)"
+        else:
+            fix = ("the address comes from the admin's own DATABASE_URL: give the address the node reaches with "
+                   "--db-url mysql+mysqldb://DBHOST:3306/DATABASE (or TRUNKLINE_NODE_DB_URL)")
+        out.append(f"odbc.ini and res_odbc.conf point node {node.name} ({node.public_ip}) at the database on {host}:{port}, "
+                   f"its own loopback, where no MariaDB of the platform runs: {fix}")
+    return out
 
 
 def local_copy(session: Session, node: Node) -> dict:

@@ -210,6 +210,9 @@ def test_calls_summary_text(run, empty):
     assert result.exit_code == 0, result.output
     assert "calls:      6  (5 outbound, 1 inbound" in result.output
     assert "911 calls:  1" in result.output and "  alpha                3" in result.output
+    assert "period:     from 2026-11-01 to 2026-11-30 (UTC days, both ends included)" in result.output
+    none = run("calls", "summary", "--since", "2026-11-20")
+    assert "period:     since 2026-11-20" in none.output and "by client: none" in none.output, none.output
 
 
 @pytest.mark.parametrize("args, message", [

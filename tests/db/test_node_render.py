@@ -257,6 +257,113 @@ def test_manager_interface_for_the_admin_networks_only_when_a_secret_is_set(seed
     assert written["manager.conf"].stat().st_mode & 0o777 == 0o600
 
 
+def _cli_with(seeded, **config):
+    app = Flask("node-render-test")
+    app.config["DATABASE_URL"] = "sqlite:///unused.db"
+    app.config.update(config)
+    node_cli.register(app)
+    return app.test_cli_runner()
+
+
+def _warnings(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+
+
+def test_cli_warns_when_the_manager_interface_will_be_off(seeded, tmp_path, node_password, monkeypatch):
+    monkeypatch.delenv("TRUNKLINE_AMI_SECRET", raising=False)
+    args = ["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "off"), "--db-url", "mysql+mysqldb://a@10.9.8.7/db",
+            "--admin-net", "10.0.0.0/8", "--db-password-file", str(node_password)]
+    result = _cli(seeded).invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "enabled = no" in (tmp_path / "off" / "manager.conf").read_text()
+    assert _warnings(result) == [
+        "warning: manager.conf is written with enabled = no (no AMI secret: TRUNKLINE_AMI_SECRET is not set here, nor "
+        "--ami-secret): the admin cannot expire node cl-ovh-bhs7's cached objects after a change, show its live state or "
+        "receive its 911 call events; set TRUNKLINE_AMI_SECRET to the admin's AMI secret and render again"]
+    args[4] = str(tmp_path / "on")
+    result = _cli(seeded).invoke(args=args, env={"TRUNKLINE_AMI_SECRET": "Ami-Secret-1"})
+    assert result.exit_code == 0, result.output
+    assert "enabled = yes" in (tmp_path / "on" / "manager.conf").read_text() and _warnings(result) == []
+
+
+def test_cli_warns_when_the_node_would_look_for_its_database_on_itself(seeded, tmp_path, node_password, monkeypatch):
+    """The admin's DATABASE_URL on 127.0.0.1 (its own MariaDB) is no address for a node at 192.0.2.21."""
+    from app.services import db_servers
+    from app.services.audit import Actor
+
+    monkeypatch.setenv("TRUNKLINE_AMI_SECRET", "Ami-Secret-1")
+    monkeypatch.delenv("TRUNKLINE_NODE_DB_URL", raising=False)
+    common = ["--admin-net", "10.0.0.0/8", "--db-password-file", str(node_password)]
+    admin = _cli_with(seeded, DATABASE_URL="mysql+mysqldb://admin:Admin-Pw-9@127.0.0.1:3306/trunkline")
+    result = admin.invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "a"), *common])
+    assert result.exit_code == 0, result.output
+    assert "Server = 127.0.0.1" in (tmp_path / "a" / "odbc.ini").read_text()
+    assert _warnings(result) == [
+        "warning: odbc.ini and res_odbc.conf point node cl-ovh-bhs7 (192.0.2.21) at the database on 127.0.0.1:3306, its own "
+        "loopback, where no MariaDB of the platform runs: the address comes from the admin's own DATABASE_URL: give the "
+        "address the node reaches with --db-url mysql+mysqldb://DBHOST:3306/DATABASE (or TRUNKLINE_NODE_DB_URL)"]
+    assert "Admin-Pw-9" not in result.output
+    given = admin.invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "b"), "--db-url",
+                               "mysql+mysqldb://localhost/trunkline", *common])
+    assert [w.split(": ", 3)[-1] for w in _warnings(given)] == [
+        "give the address the node reaches in --db-url mysql+mysqldb://DBHOST:3306/DATABASE (or TRUNKLINE_NODE_DB_URL)"]
+    right = admin.invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "c"), "--db-url",
+                               "mysql+mysqldb://10.9.8.7/trunkline", *common])
+    assert right.exit_code == 0 and _warnings(right) == [] and "Server = 10.9.8.7" in (tmp_path / "c" / "odbc.ini").read_text()
+    # A recorded server on loopback: the recorded address is the one to fix.
+    db_servers.save(seeded, {"name": "db-primary", "host": "127.0.0.1", "role": "primary", "hosting_provider": "OVHcloud"},
+                    Actor("test", "cli"))
+    recorded = admin.invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "d"), "--db-url",
+                                  "mysql+mysqldb://10.9.8.7/trunkline", *common])
+    assert any("database server db-primary is recorded at 127.0.0.1: record the address nodes reach for it" in w
+               for w in _warnings(recorded)), recorded.output
+
+
+def test_cli_other_mistakes_are_one_line(seeded, tmp_path, node_password):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe\x00\x81")
+    base = ["--db-url", "mysql+mysqldb://a@10.9.8.7/db", "--admin-net", "10.0.0.0/8", "--db-password-file", str(node_password)]
+    for out, extra, message in (
+        (a_file / "sub", [], f"--out {a_file / 'sub'}: Not a directory"),
+        (tmp_path / "x", ["--pool", "0"], "--pool must be at least 1"),
+        (tmp_path / "x", ["--admin-port", "70000"], "--admin-port 70000 is not a TCP port (1-65535)"),
+        (tmp_path / "x", ["--db-url", "mysql+mysqldb://u:Url-Secret-7@h:port/db"], "the database URL cannot be read as one"),
+        (tmp_path / "x", ["--db-password-file", str(binary)], "not a text file"),
+    ):
+        result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(out), *base, *extra])
+        assert result.exit_code == 1, result.output
+        errors = [line for line in result.output.splitlines() if not line.startswith("warning: ")]
+        assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.output, result.output
+        assert "Url-Secret-7" not in result.output
+
+
+def test_cli_refuses_a_retired_node_and_warns_about_a_lost_account(seeded, tmp_path, node_password, monkeypatch):
+    from app.services import nodes
+    from app.services.audit import Actor
+
+    monkeypatch.setenv("TRUNKLINE_AMI_SECRET", "Ami-Secret-1")
+    common = ["--db-url", "mysql+mysqldb://a@10.9.8.7/db", "--admin-net", "10.0.0.0/8", "--db-password-file", str(node_password)]
+    retired = seeded.scalar(select(Node).where(Node.name == "cn-vultr-tor1"))
+    nodes.save(seeded, {"state": "retired"}, Actor("test", "cli"), retired)
+    result = _cli(seeded).invoke(args=["node", "render", "cn-vultr-tor1", "--out", str(tmp_path / "r"), *common])
+    assert result.exit_code == 1 and not (tmp_path / "r").exists()
+    assert result.output.strip() == ("Error: node cn-vultr-tor1 is retired: it has no database account and reads nothing, "
+                                     "so nothing was rendered")
+    if seeded.get_bind().dialect.name == "sqlite":
+        return  # no accounts to lose
+    account = seeded.scalar(select(Node).where(Node.name == "cl-ovh-bhs7")).account
+    with seeded.get_bind().engine.connect() as conn:
+        conn.execute(text(f"DROP USER '{account.db_user}'@'{account.host}'"))  # behind the platform's back
+    result = _cli(seeded).invoke(args=["node", "render", "cl-ovh-bhs7", "--out", str(tmp_path / "m"), *common])
+    assert result.exit_code == 0, result.output
+    assert _warnings(result) == [
+        f"warning: database account {account} is recorded, but MariaDB has no such account: the node cannot connect with "
+        "these files; recreate it with `flask --app wsgi node account cl-ovh-bhs7 --rotate` and render again with the new "
+        "password"]
+
+
 def _local_db(files, tmp_path):
     import sqlite3
 

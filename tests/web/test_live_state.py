@@ -75,6 +75,14 @@ def test_trunk_page_of_an_unreachable_node_says_unknown_never_not_registered(as_
     assert "ps_contacts" not in page
 
 
+def test_ip_trunk_page_of_an_unreachable_node_speaks_of_reachability_not_registration(as_role, web, unreachable_nodes):
+    trunk = trunks.get(web, "ACME", "main")  # authenticated by source address: its PBX never registers
+    page = text_of(as_role("viewer").get(f"/admin/trunk/details/?id={trunk.id}"))
+    section = page[page.index("Registration state"):page.index("Numbers (")]
+    assert "an IP trunk's PBX does not register" in section
+    assert "cannot tell whether the trunk's PBX is reachable" in section and "is registered" not in section
+
+
 def test_node_list_node_page_and_carrier_page_say_unreachable(as_role, web, unreachable_nodes):
     b = as_role("viewer")
     listing = b.get("/admin/node/")

@@ -7,10 +7,10 @@ import json
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from app import calls
-from app.models import AuditEntry, Carrier, Client, Node, PhoneNumber, PortOrder, Trunk
+from app.models import AuditEntry, Carrier, Client, Node, NodeAccount, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.projection.names import RT_E911
 from app.services import carriers, clients, nodes, numbers, trunks
@@ -294,16 +294,72 @@ def test_node_page_says_whether_the_database_account_exists_and_when_it_was_rota
     assert "none: create it with `flask --app wsgi node account cl-ovh-bhs7`" in page
     account, _password = node_accounts.ensure(web, node, SYSTEM, host="127.0.0.%")
     web.commit()
+
+    def rotated_cell():
+        page = b.get(f"/admin/node/details/?id={node.id}").text
+        return html_module.unescape(re.search(r'id="tl-node-db-rotated">(.*?)</td>', page, re.S).group(1))
     try:
         page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
         assert f"exists: {account.db_user}@127.0.0.%" in page
-        assert f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" in page
+        # Never rotated: not the creation time passed off as a rotation.
+        assert rotated_cell() == f"never rotated (created {account.created_at:%Y-%m-%d %H:%M} UTC)"
         assert f"exists: {account.db_user}@127.0.0.%" in b.get("/admin/node/").text
+        web.execute(update(NodeAccount).where(NodeAccount.id == account.id).values(created_at=datetime(2026, 11, 1, 8, 5)))
+        node_accounts.ensure(web, node, SYSTEM, rotate=True)
+        web.commit()
+        web.refresh(account)
+        assert rotated_cell() == f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" and account.rotated_at > account.created_at
         _drop_mariadb_user(web, account.db_user, "127.0.0.%")  # gone behind the platform's back
+        page = html_module.unescape(re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text))
+        assert (f"MISSING: {account.db_user}@127.0.0.% is recorded, but MariaDB has no such account (the node cannot connect): "
+                "recreate it with `flask --app wsgi node account cl-ovh-bhs7 --rotate`") in page
+        # The command the page names repairs it.
+        done = node_accounts.provide(web, node, SYSTEM, rotate=True)
+        web.commit()
+        assert done.action == "recreate"
         page = re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text)
-        assert "MariaDB has no such account" in page
+        assert f"exists: {account.db_user}@127.0.0.%" in page and "MISSING" not in page
     finally:
         _drop_mariadb_user(web, account.db_user, "127.0.0.%")
+
+
+def test_node_page_render_hint_is_a_command_that_works(as_role, web, tmp_path):
+    """The page's `node render` command, with its placeholders filled in, renders the node (SQLite demo: it needs
+    --db-url, which the page includes); it says where the password and the AMI secret come from."""
+    from flask import Flask
+
+    from app.cli import node as node_cli
+    from app.services import node_accounts
+    from app.services.audit import SYSTEM
+
+    node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
+    password = tmp_path / "pw"
+    if node_accounts.supported(web):
+        account, secret = node_accounts.ensure(web, node, SYSTEM, host="127.0.0.%")
+        web.commit()
+    else:
+        account, secret = None, "Demo-Password-Not-Used"
+    password.write_text(secret)
+    try:
+        page = as_role("viewer").get(f"/admin/node/details/?id={node.id}").text
+        cell = html_module.unescape(re.sub(r"\s+", " ", re.search(r'id="tl-node-render">(.*?)</td>', page, re.S).group(1)))
+        command = re.search(r"<code>(.*?)</code>", cell).group(1)
+        assert command.startswith("flask --app wsgi node render cl-ovh-bhs7 --out DIR --db-url mysql+mysqldb://DBHOST:3306/")
+        assert "--db-password-file FILE --admin-net YOUR_ADMIN_NETWORK" in command
+        assert "FILE holds the password `flask --app wsgi node account cl-ovh-bhs7` printed" in cell
+        assert "run it where TRUNKLINE_AMI_SECRET is set" in cell
+        words = command.split()[3:]  # after `flask --app wsgi`
+        fill = {"DIR": str(tmp_path / "out"), "FILE": str(password), "YOUR_ADMIN_NETWORK": "10.0.0.0/8"}
+        words = [fill.get(w, w.replace("DBHOST", "10.9.8.7")) for w in words]
+        app = Flask("hint-test")
+        app.config["DATABASE_URL"] = str(web.get_bind().engine.url)
+        node_cli.register(app)
+        result = app.test_cli_runner().invoke(args=words, env={"TRUNKLINE_AMI_SECRET": "Ami-Secret-1"})
+        assert result.exit_code == 0, result.output
+        assert result.stderr == "" and "Server = 10.9.8.7" in (tmp_path / "out" / "odbc.ini").read_text()
+    finally:
+        if account is not None:
+            _drop_mariadb_user(web, account.db_user, "127.0.0.%")
 
 
 def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
@@ -427,6 +483,9 @@ def test_usage_page_per_client_and_carrier_with_csv_export(as_role, web):
     assert "telus,2026-10,1,0,1,1,3,0" in lines and "(none),2026-10,1,0,1,1,1,1" in lines
     assert "No calls in September 2026" in b.get("/admin/usage/?month=2026-09").text
     assert "is not a month as YYYY-MM" in b.get("/admin/usage/?month=octobre").text
+    assert export.headers["Content-Type"] == "text/csv; charset=utf-8"
+    wrong = b.get("/admin/usage/?month=abc&by=client&format=csv")  # never a file of another month under that name
+    assert wrong.status_code == 400 and "'abc' is not a month as YYYY-MM" in wrong.text
 
 
 def test_911_calls_on_the_dashboard_in_red_and_listed_with_export(as_role, web):

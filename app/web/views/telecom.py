@@ -113,14 +113,49 @@ def _account_fmt(view, context, model, name):
     if name == "db_account_check":
         exists = node_accounts.exists_in_database(Session(), account)
         if exists is False:
-            return f"MISSING: {account} is recorded, but MariaDB has no such account (the node cannot connect)"
+            return (f"MISSING: {account} is recorded, but MariaDB has no such account (the node cannot connect): recreate it "
+                    f"with `{node_accounts.REPAIR.format(node=model.name)}` (new password), then render and deploy the "
+                    "node's files with it")
         return f"exists: {account}" + ("" if exists else " (not checked: no access to mysql.user)")
     return f"exists: {account}"
 
 
 def _rotated_fmt(view, context, model, name):
+    """When the account's password was last rotated; a creation (or recreation) sets both times alike."""
     account = model.account
-    return f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" if account is not None else ""
+    if account is None:
+        return ""
+    if account.rotated_at == account.created_at:
+        return f"never rotated (created {account.created_at:%Y-%m-%d %H:%M} UTC)"
+    return f"{account.rotated_at:%Y-%m-%d %H:%M} UTC"
+
+
+def render_command(node: Node) -> tuple[str, str]:
+    """(the `node render` command for this node with every option it needs here, a note on what it also needs).
+
+    --db-url is added when rendering without it would fail or point the node at nothing: on SQLite (the demo; nodes
+    read MariaDB) and when the admin's own database is on loopback with no database servers recorded (the node would
+    look for MariaDB on itself). The AMI secret is read from the rendering shell's environment (never a command line)."""
+    from app.models import DbServer
+    from app.nodeconf import is_loopback
+
+    session = Session()
+    bind = session.get_bind()
+    url = (bind.engine if hasattr(bind, "engine") else bind).url
+    command = f"flask --app wsgi node render {node.name} --out DIR"
+    if url.get_backend_name() == "sqlite":
+        command += " --db-url mysql+mysqldb://DBHOST:3306/trunkline"
+        why = "this admin's database is SQLite (the demo), so --db-url names the MariaDB the node reads"
+    elif not session.scalar(select(func.count()).select_from(DbServer)) and is_loopback(url.host or "localhost") \
+            and not is_loopback(node.public_ip):
+        command += f" --db-url mysql+mysqldb://DBHOST:{url.port or 3306}/{url.database}"
+        why = f"this admin reaches MariaDB on its own loopback ({url.host}), so --db-url gives the address the node reaches"
+    else:
+        why = ""
+    command += " --db-password-file FILE --admin-net YOUR_ADMIN_NETWORK"
+    note = (f"FILE holds the password `flask --app wsgi node account {node.name}` printed; run it where TRUNKLINE_AMI_SECRET "
+            "is set (else the node's manager interface is off: no cache pushes, live state or 911 alert events)")
+    return command, (f"{why}; {note}" if why else note)
 
 
 class NodeView(ServiceModelView):
@@ -345,6 +380,7 @@ def node_page(node: Node) -> dict:
             "replacements": past_replacements(session, node_name=node.name), "labels": labels,
             "db_account": _account_fmt(None, None, node, "db_account_check"),
             "db_rotated": _rotated_fmt(None, None, node, "db_password_rotated"),
+            "render_command": render_command(node),
             # Issue 13: what the node keeps for calls placed while no database answers, and the servers it reads.
             "local_911_copy": _local_copy_cell(node), "database_servers": _db_servers_cell(node),
             "push_pending": _push_pending_cell(node)}

@@ -45,13 +45,15 @@ class UsageView(BaseView):
         usage = calls.monthly_usage(session, month)
         by = request.args.get("by")
         if request.args.get("format") == "csv" and by in ("client", "carrier"):
+            if problem:  # a file for the wrong month must not look like the one asked for
+                return Response(f"{problem.split(':')[0]}: ask for ?month=YYYY-MM\n", status=400, mimetype="text/plain")
             out = io.StringIO()
             out.write("\ufeff")  # Excel reads the file as UTF-8 only with a byte-order mark
             writer = csv.writer(out)
             writer.writerow([by, "month", *calls.USAGE_COLUMNS])
             for row in usage["clients" if by == "client" else "carriers"]:
                 writer.writerow([row["name"] or "(none)", f"{month:%Y-%m}", *(row[c] for c in calls.USAGE_COLUMNS)])
-            return Response(out.getvalue(), mimetype="text/csv; charset=utf-8", headers={
+            return Response(out.getvalue(), mimetype="text/csv", headers={  # Flask adds "; charset=utf-8"
                 "Content-Disposition": f'attachment; filename="usage-{by}-{month:%Y-%m}.csv"'})
         previous = (month.replace(day=1) - date.resolution).replace(day=1)
         following = (month.replace(day=28) + 4 * date.resolution).replace(day=1)
