@@ -118,6 +118,16 @@ class AmiSession:
         self._check_deadline()
         return _request(self.sock, self.reader, fields)
 
+    def command(self, cli: str) -> list[str] | None:
+        """Run one CLI command (action Command, write class `command`); its output lines (the Output headers).
+        None: the account may not (a node rendered before its manager.conf gave `command`)."""
+        self._check_deadline()
+        self.sock.sendall(f"Action: Command\r\nCommand: {cli}\r\n\r\n".encode())
+        pairs = _read_pairs(self.reader)
+        if ("Response", "Error") in pairs:
+            return None
+        return [v for k, v in pairs if k == "Output"]
+
     def request_list(self, fields: dict[str, str]) -> tuple[dict[str, str], list[dict[str, str]]]:
         """Send an action that answers with a list of events (`EventList: start` ... `EventList: Complete`);
         returns (the answer, the events before the closing one). An error answer comes back with no events."""
@@ -159,6 +169,14 @@ def _request(sock: socket.socket, reader, fields: dict[str, str]) -> dict[str, s
 def _read_message(reader) -> dict[str, str]:
     """The next message (header lines up to a blank line) the node sends."""
     answer: dict[str, str] = {}
+    for key, value in _read_pairs(reader):
+        answer.setdefault(key, value)
+    return answer
+
+
+def _read_pairs(reader) -> list[tuple[str, str]]:
+    """The next message as (header, value) pairs in order, repeated headers kept (a Command's Output lines)."""
+    answer: list[tuple[str, str]] = []
     while True:
         try:
             line = reader.readline()
@@ -172,7 +190,7 @@ def _read_message(reader) -> dict[str, str]:
                 return answer
             continue
         key, _, value = line.partition(":")
-        answer.setdefault(key.strip(), value.strip())
+        answer.append((key.strip(), value.strip()))
 
 
 def warm_node(host: str, port: int, secret: str, endpoints: Iterable[str] | None = None,
@@ -458,26 +476,49 @@ def _warm_quietly(name: str, host: str, port: int, secret: str, endpoints: list[
         log.warning("node %s told, but not made to read the objects back (%s): they are read on first use", name, exc)
 
 
+# Whether a node reads a database server now: func_odbc's own CLI runs the route look-up on the node's read handles
+# in order (funcs/func_odbc.c cli_odbc_read) and prints "Query executed on handle …" once a server answered (even
+# with no row), "Failed to execute query." when none did. A client node's local realtime copy has no `extensions`
+# (app/nodeconf/local_realtime.py), so this never reads it. Through AMI Command (write class `command`, which
+# manager.conf gives the account on nodes with a local copy).
+DB_PROBE = "odbc read ODBC_TL_LOOKUP tl-route,nodes exec"
+DB_PROBE_OK = "Query executed on handle"
+
+
 def warm_started_nodes(engine: Engine, secret: str, port: int, started: dict[str, str]) -> list[str]:
     """Warm (warm_node, every endpoint) each live node whose start time (AMI CoreStatus CoreStartupDate/Time) is
     not the one recorded in `started` ({node name: start time}, updated): a node that has just (re)started, and
     every node once per retrier process. Only while the admin's database answers; a node that found no endpoint
     (it may not reach a database) is not recorded, so it is warmed again at the next check. Returns the names of
-    the nodes warmed."""
+    the nodes warmed.
+
+    A client node is warmed only once it reads a database server (DB_PROBE answers), and its caches are emptied
+    first (EXPIRE_ALL): while no server answered it may have read objects from its local realtime copy, as of its
+    last render, and they would stay cached (no lifetime); its local copy would also make the warm "find"
+    endpoints while it reads no server."""
     if not _database_answers(engine):
         return []
     with engine.connect() as conn:
-        nodes = list(conn.execute(select(Node.name, Node.public_ip).where(Node.state.in_(LIVE_NODE_STATES))))
+        nodes = list(conn.execute(select(Node.name, Node.public_ip, Node.role).where(Node.state.in_(LIVE_NODE_STATES))))
     warmed: list[str] = []
     lock = threading.Lock()
 
-    def one(name: str, host: str) -> None:
+    def one(name: str, host: str, role: str) -> None:
         try:
             with AmiSession(host, port, secret) as ami:
                 status = ami.request({"Action": "CoreStatus"})
-            start = f"{status.get('CoreStartupDate', '')} {status.get('CoreStartupTime', '')}"
-            if started.get(name) == start:
-                return
+                start = f"{status.get('CoreStartupDate', '')} {status.get('CoreStartupTime', '')}"
+                if started.get(name) == start:
+                    return
+                if role == "client":
+                    answer = ami.command(DB_PROBE)
+                    if answer is None:
+                        pass  # rendered before the local copy (no `command` class): nothing from a copy to drop
+                    elif not any(DB_PROBE_OK in line for line in answer):
+                        log.info("node %s (started %s) reads no database server yet: warmed at a later check", name, start)
+                        return
+                    for action in EXPIRE_ALL:
+                        ami.request(action)
             found = warm_node(host, port, secret)
         except (OSError, AmiError):
             return  # not reachable now: asked again at the next check
@@ -489,7 +530,7 @@ def warm_started_nodes(engine: Engine, secret: str, port: int, started: dict[str
 
     with ThreadPoolExecutor(max_workers=PARALLEL_NODES, thread_name_prefix="ami-warm") as pool:
         for node in nodes:
-            pool.submit(one, node.name, node.public_ip)
+            pool.submit(one, node.name, node.public_ip, node.role)
     return sorted(warmed)
 
 

@@ -57,9 +57,13 @@ FILES = (
     ("odbcinst.ini", "odbcinst.ini.j2"),
     ("nftables.conf", "nftables.conf.j2"),
     ("manager.conf", "manager.conf.j2"),
+    ("res_config_sqlite3.conf", "res_config_sqlite3.conf.j2"),
 )
 LOOKUPS = ("switch", "odbc")
-SECRET_FILES = ("res_odbc.conf", "odbc.ini", "manager.conf")  # written 0600: they hold the database and AMI passwords
+# Written 0600: they hold the database and AMI passwords, and the local copy (trunkline-local-*.sqlite3) the trunks'
+# auth passwords (the same the node's account reads; deploy it owned by the asterisk user).
+SECRET_FILES = ("res_odbc.conf", "odbc.ini", "manager.conf")
+LOCAL_FILE_PREFIX = "trunkline-local-"
 
 # Header the client node sets on calls to a carrier node: which carrier endpoint to use.
 CARRIER_HEADER = "X-TL-Carrier"
@@ -241,24 +245,50 @@ def _environment() -> jinja2.Environment:
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
-def render_node(session: Session, node_name: str, settings: NodeSettings) -> dict[str, str]:
-    """File name -> contents of every static file of one node."""
+def render_node(session: Session, node_name: str, settings: NodeSettings) -> dict[str, str | bytes]:
+    """File name -> contents of every static file of one node (text; a client node's local realtime copy,
+    trunkline-local-DIGEST.sqlite3, as bytes: app/nodeconf/local_realtime.py)."""
+    from app.nodeconf import local_realtime
+
     context = node_context(session, node_name, settings)
     context.update(read_plan(session, context["node"], settings, context["pool"]))
-    context["local"] = local_copy(session, context["node"])
+    local = local_copy(session, context["node"])
+    context["local"] = local
     context["local_as_of"] = settings.rendered_at or utc_now()
+    tables = local["realtime"]
+    context["local_db"] = None
+    if tables:
+        local_name = local_realtime.file_name(local_realtime.tables_digest(tables))
+        context["local_db"] = {"name": LOCAL_DB_NAME, "file": f"{settings.etc_dir.rstrip('/')}/{local_name}",
+                               "families": list(tables), "priority": len(context["dsns"]) + 1}
     env = _environment()
-    return {name: env.get_template(template).render(**context) for name, template in FILES}
+    files: dict[str, str | bytes] = {name: env.get_template(template).render(**context) for name, template in FILES}
+    if tables:
+        files[local_name] = local_realtime.sqlite_bytes(tables)
+    return files
 
 
-def write_node(files: dict[str, str], out: Path) -> list[Path]:
-    """Write rendered files into out (created); secrets get mode 0600. Returns the paths written."""
+LOCAL_DB_NAME = "trunkline_local"  # res_config_sqlite3.conf section; extconfig.conf names it
+
+
+def write_node(files: dict[str, str | bytes], out: Path) -> list[Path]:
+    """Write rendered files into out (created); secrets (and the local realtime copy) get mode 0600. An older
+    local copy in out is removed (the new one has another name). Returns the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in files.items():
+    for name, content in files.items():
         path = out / name
-        path.write_text(text)
-        path.chmod(0o600 if name in SECRET_FILES else 0o644)
+        if isinstance(content, bytes):
+            for old in out.glob(f"{LOCAL_FILE_PREFIX}*.sqlite3"):
+                if old.name != name:
+                    old.unlink()
+            tmp = out / f".{name}.tmp"
+            tmp.write_bytes(content)
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        else:
+            path.write_text(content)
+            path.chmod(0o600 if name in SECRET_FILES else 0o644)
         written.append(path)
     return written
 
@@ -381,17 +411,22 @@ def settings_warnings(session: Session, node_name: str, settings: NodeSettings, 
 
 
 def local_copy(session: Session, node: Node) -> dict:
-    """The rows a node keeps in its own extensions.conf for calls placed while no database answers.
+    """The rows a node keeps on its own disk for calls placed while no database answers.
 
     Client node: its client's E911 rows (tl-e911, every trunk: number and default levels, as resolve_e911 wrote
-    them) and every route row (tl-route: carriers and carrier nodes), so a 911 call gets the same cascade answer
-    (number, carrier, digits) as with the database up, as of this render. Carrier nodes keep nothing (their
-    911 path reads no key). Returns {"rows": {context: [(key, value)]}, "digest": sha256 hex, "count": n}.
+    them) and every route row (tl-route: carriers and carrier nodes), in its extensions.conf, so a 911 call gets
+    the same cascade answer (number, carrier, digits) as with the database up, as of this render; and the pjsip
+    rows its account reads (endpoints, AORs, auths, identify rows: app/nodeconf/local_realtime.py), read by
+    Asterisk only when every database server fails, so a node restarted during an outage still knows its trunks.
+    Carrier nodes keep nothing (their 911 path reads no key; docs/databases.md says why no pjsip copy).
+    Returns {"rows": {context: [(key, value)]}, "realtime": {table: {"columns", "rows"}}, "digest": sha256 hex
+    of both, "count": n rows in all}.
     """
     import hashlib
 
     from app.models import Trunk
     from app.models.realtime import REALTIME_TABLES
+    from app.nodeconf.local_realtime import local_tables, tables_digest
 
     ext = REALTIME_TABLES["extensions"]
     rows: dict[str, list[tuple[str, str]]] = {RT_E911: [], RT_ROUTE: []}
@@ -402,8 +437,13 @@ def local_copy(session: Session, node: Node) -> dict:
         for context, exten, appdata in session.execute(query.order_by(ext.c.context, ext.c.exten)):
             if context == RT_ROUTE or exten.split("*", 1)[0] in trunk_ids:
                 rows[context].append((exten, appdata or ""))
-    digest = hashlib.sha256(repr(sorted((c, r) for c, items in rows.items() for r in items)).encode()).hexdigest()
-    return {"rows": rows, "digest": digest, "count": sum(len(v) for v in rows.values())}
+    tables = local_tables(session, node)
+    text = repr(sorted((c, r) for c, items in rows.items() for r in items))
+    if tables:
+        text += tables_digest(tables)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    count = sum(len(v) for v in rows.values()) + sum(len(t["rows"]) for t in tables.values())
+    return {"rows": rows, "realtime": tables, "digest": digest, "count": count}
 
 
 def record_local_copy(session: Session, node: Node, copy: dict, when) -> None:

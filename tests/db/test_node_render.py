@@ -36,7 +36,8 @@ def nft_check(text, tmp_path):
 
 def test_client_node_files(seeded, tmp_path):
     files = render(seeded, "cl-ovh-bhs7")
-    assert set(files) == {name for name, _ in FILES}
+    local = [n for n in files if n.startswith("trunkline-local-")]
+    assert set(files) == {name for name, _ in FILES} | set(local) and len(local) == 1
     pjsip = files["pjsip.conf"]
     assert re.findall(r"^bind = (\S+)$", pjsip, re.M) == ["192.0.2.21:5060", "192.0.2.21:5060"]
     assert re.findall(r"^type = (\w+)$", pjsip, re.M) == ["global", "system", "transport", "transport"]
@@ -136,8 +137,10 @@ def test_cli_writes_the_files_for_the_nodes_own_account_with_secrets_private(see
                                        "mysql+mysqldb://ast:pw@127.0.0.1:3306/trunkline", "--admin-net", "10.0.0.0/8",
                                        "--db-password-file", str(node_password)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == sorted(name for name, _ in FILES)
+    local = [p.name for p in out.iterdir() if p.name.startswith("trunkline-local-")]
+    assert len(local) == 1 and sorted(p.name for p in out.iterdir()) == sorted([name for name, _ in FILES] + local)
     assert oct((out / "res_odbc.conf").stat().st_mode & 0o777) == "0o600"
+    assert oct((out / local[0]).stat().st_mode & 0o777) == "0o600"  # trunk auth passwords
     assert oct((out / "pjsip.conf").stat().st_mode & 0o777) == "0o644"
     odbc_ini = (out / "odbc.ini").read_text()
     assert "Database = trunkline" in odbc_ini
@@ -146,7 +149,7 @@ def test_cli_writes_the_files_for_the_nodes_own_account_with_secrets_private(see
     user = f"{db}.cl-ovh-bhs7"  # the node's own account, never the user or password of --db-url
     assert f"User = {user}" in odbc_ini and f"Password = {password}" in odbc_ini
     assert f"username => {user}" in (out / "res_odbc.conf").read_text()
-    holding = sorted(p.name for p in out.iterdir() if password in p.read_text())
+    holding = sorted(p.name for p in out.iterdir() if password.encode() in p.read_bytes())
     assert holding == ["odbc.ini", "res_odbc.conf"]  # both 0600
     assert "ast" not in re.findall(r"^User = (.*)$", odbc_ini, re.M) and "Password = pw" not in odbc_ini
 
@@ -240,7 +243,10 @@ def test_manager_interface_for_the_admin_networks_only_when_a_secret_is_set(seed
     assert "bindaddr = 192.0.2.21" in manager
     assert "[trunkline]" in manager and "secret = p4ss" in manager
     assert "deny = 0.0.0.0/0.0.0.0" in manager and "permit = 10.50.0.0/16" in manager
-    assert "read = system,user\n" in manager and "write = system,config\n" in manager
+    # command: the retrier's database probe (a client node with a local realtime copy; app/node_push.py DB_PROBE).
+    assert "read = system,user\n" in manager and "write = system,config,command\n" in manager
+    carrier = render(seeded, "cn-ovh-bhs1", ami_secret="p4ss")["manager.conf"]
+    assert "write = system,config\n" in carrier
     # config (UpdateConfig: any file of the node's configuration directory) only from the admin networks.
     account = manager.split("[trunkline]")[1]
     assert [line for line in account.splitlines() if line.startswith(("permit", "deny"))] == [
@@ -356,3 +362,72 @@ def test_cli_refuses_a_retired_node_and_warns_about_a_lost_account(seeded, tmp_p
         f"warning: database account {account} is recorded, but MariaDB has no such account: the node cannot connect with "
         "these files; recreate it with `flask --app wsgi node account cl-ovh-bhs7 --rotate` and render again with the new "
         "password"]
+
+
+def _local_db(files, tmp_path):
+    import sqlite3
+
+    (name,) = [n for n in files if n.startswith("trunkline-local-")]
+    path = tmp_path / name
+    path.write_bytes(files[name])
+    conn = sqlite3.connect(path)
+    tables = {}
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        cols = [d[1] for d in conn.execute(f'PRAGMA table_info("{table}")')]
+        tables[table] = [dict(zip(cols, row, strict=True)) for row in conn.execute(f'SELECT * FROM "{table}"')]
+    conn.close()
+    return name, tables
+
+
+def test_client_node_keeps_the_pjsip_rows_its_account_reads_as_a_last_resort_source(seeded, tmp_path):
+    """The local realtime copy: exactly what the node's scoped views show its account (its own client's trunks and
+    the carrier nodes' endpoints; no carrier, no other client), mapped after every database server."""
+    files = render(seeded, "cl-ovh-bhs7", etc_dir="/srv/cl/etc")
+    name, tables = _local_db(files, tmp_path)
+    assert set(tables) == {"ps_endpoints", "ps_aors", "ps_auths", "ps_endpoint_id_ips", "ps_domain_aliases"}
+    endpoints = {r["id"] for r in tables["ps_endpoints"]}
+    assert endpoints and all(e.startswith(("trunk-ACME-", "node-cn-")) for e in endpoints), endpoints
+    assert any(e.startswith("node-cn-") for e in endpoints) and any(e.startswith("trunk-ACME-") for e in endpoints)
+    projected = {r[0] for r in seeded.execute(text("SELECT id FROM ps_endpoints WHERE tl_kind IN ('trunk', 'carrier-node') "
+                                                   "AND (tl_kind = 'carrier-node' OR tl_client = 'ACME')"))}
+    assert endpoints == projected
+    auths = {r["id"]: r for r in tables["ps_auths"]}
+    assert auths and all(a.startswith(("trunk-ACME-", "node-cn-")) for a in auths)
+    identify = tables["ps_endpoint_id_ips"]
+    assert identify and all(r["endpoint"] in endpoints for r in identify)
+    for rows in tables.values():  # no column left that is NULL in every row (a multi-row read would hand it over as "")
+        for column in (rows[0] if rows else {}):
+            assert column == "id" or any(r[column] is not None for r in rows), column
+    # extconfig: every family once per server, then the copy at the next priority; no extensions from the copy.
+    ext = files["extconfig.conf"]
+    for family in tables:
+        assert re.findall(rf"^{family} => (\w+),\S+?,\S+?,(\d+)$", ext, re.M) == [("odbc", "1"), ("sqlite3", "2")]
+    assert "extensions => sqlite3" not in ext
+    assert f"dbfile => /srv/cl/etc/{name}" in files["res_config_sqlite3.conf"]
+    assert "[trunkline_local]" in files["res_config_sqlite3.conf"] and "batch = 0" in files["res_config_sqlite3.conf"]
+    assert "noload => res_config_sqlite3.so" not in files["modules.conf"]
+
+
+def test_a_change_gives_the_copy_a_new_name_and_a_deleted_trunk_leaves_it(seeded, tmp_path):
+    from app.models import Client, Trunk
+    from app.projection import apply_pending
+    from app.services import trunks
+    from app.services.audit import Actor
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    before, tables = _local_db(render(seeded, "cl-ovh-bhs7"), tmp_path)
+    assert _local_db(render(seeded, "cl-ovh-bhs7"), tmp_path / "a")[0] == before  # same rows, same name
+    trunk = seeded.scalar(select(Trunk).join(Trunk.client).where(Client.account_code == "ACME", Trunk.name == "main"))
+    assert "trunk-ACME-main" in {r["id"] for r in tables["ps_endpoints"]}
+    trunks.delete(seeded, trunk, Actor("test", "cli"), release_numbers=True)
+    apply_pending(seeded)
+    after, tables = _local_db(render(seeded, "cl-ovh-bhs7"), tmp_path / "b")
+    assert after != before and "trunk-ACME-main" not in {r["id"] for r in tables["ps_endpoints"]}
+
+
+def test_carrier_node_has_no_local_realtime_copy(seeded):
+    files = render(seeded, "cn-ovh-bhs1")
+    assert not [n for n in files if n.startswith("trunkline-local-")]
+    assert "sqlite3" not in files["extconfig.conf"].split("[settings]")[1]
+    assert "noload => res_config_sqlite3.so" in files["modules.conf"]

@@ -134,3 +134,22 @@ def test_node_page_state_of_the_local_copy(topology, tmp_path, node_password):  
 
     apply_pending(topology)
     assert local_copy_state(topology, node)["current"] is False
+
+
+def test_a_trunk_change_puts_the_local_realtime_copy_out_of_date(topology, tmp_path, node_password):  # noqa: F811
+    """The node page's "as of" covers the pjsip rows of the local realtime copy too: a trunk deleted since the
+    render would be accepted again by the node while no database answers, so the copy shows out of date."""
+    from datetime import datetime
+
+    from app.models import Client, Trunk
+    from app.nodeconf import local_copy, local_copy_state, record_local_copy
+    from app.projection import apply_pending
+    from app.services import trunks
+
+    node = nodes.get(topology, "cl-ovh-bhs7")
+    record_local_copy(topology, node, local_copy(topology, node), datetime(2026, 11, 30, 17, 0))
+    assert local_copy_state(topology, node)["current"]
+    trunk = topology.query(Trunk).join(Trunk.client).filter(Client.account_code == "ACME").order_by(Trunk.id).first()
+    trunks.delete(topology, trunk, ACTOR, release_numbers=True)
+    apply_pending(topology)
+    assert local_copy_state(topology, node)["current"] is False

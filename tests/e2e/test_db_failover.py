@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import random
 import signal
+import sqlite3
 import time
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session as OrmSession
 
 from app import node_push
-from app.services import clients
+from app.services import clients, trunks
 from tests.e2e import data
 from tests.e2e.dbcluster import IN_CI, available, loopback
 from tests.e2e.failover import FaultLog, Faults, Load, db_servers_prepare, run_in_background, ship, spool_records, timeline, wait_until
@@ -223,10 +225,15 @@ def _cached(node, cache: str) -> str:
 def test_a_restarted_node_is_warmed_and_serves_trunks_it_never_used_while_no_database_answers(drill):
     """Objects a node never used are cached too (app.node_push.warm_node, run by the retriers when a node starts):
     the client node is restarted with the database up, then both servers are frozen before any of its trunks made
-    a call. Control first: restarted with nothing to warm it, the same 911 call is refused (the trunk cannot be read)."""
+    a call. Control first: restarted with nothing to warm it, the same 911 call is refused (the trunk cannot be read).
+    The node's local realtime copy is moved away meanwhile (with it the cold node would read the trunk from the copy:
+    the next test), so this shows what the warm alone does."""
     platform, primary, replica, faults = drill
     node = platform.nodes["cl1"]
     saved = node_push.WARM_CHECK_SECONDS
+    (local,) = node.host_dir.glob("etc/trunkline-local-*.sqlite3")
+    aside = platform.workdir / local.name
+    local.rename(aside)  # res_config_sqlite3 then opens (creates) an empty file: every read of it fails
 
     def frozen_911(tag: str):
         faults.freeze(primary)
@@ -275,4 +282,108 @@ def test_a_restarted_node_is_warmed_and_serves_trunks_it_never_used_while_no_dat
     finally:
         node_push.WARM_CHECK_SECONDS = saved
         node_push.retry_paused.clear()
+        aside.replace(local)
+        _restart(platform, "cl1")  # opens the copy again
         platform.requalify()
+
+
+@pytest.mark.parametrize("drill", ["odbc"], indirect=True)
+def test_a_node_restarted_while_no_database_answers_reads_its_trunks_from_its_local_copy(drill):
+    """The local realtime copy (app/nodeconf/local_realtime.py): cl1 is restarted while both servers are frozen, and
+    nothing warms it (the retrier is paused). Its trunks are identified and authenticated from the SQLite copy
+    `node render` wrote, read by extconfig only after every server failed: the alt trunk's 911 call leaves through
+    bravo with the same caller ID as with the database up, the branch PBX registers, and an ordinary call gets the
+    503 of tl-lookup (not 401/403). Control, with the database up: the alt and branch trunks, deleted in the database
+    after the render (so still in the copy), are refused: a server that answers "no such row" ends the look-up."""
+    platform, primary, replica, faults = drill
+    node = platform.nodes["cl1"]
+    up = platform.call(data.PBX["alt"], "cl1", "911", "2045552004", 200, "local-911-up")
+    assert invite_final(up) == 200, platform.diagnostics()
+    up_invites = [m for m in up.at.get("bravo", []) if m.direction == "received" and m.method == "INVITE"]
+    assert len(up_invites) == 1 and up_invites[0].request_user == "911"
+    want_from = up_invites[0].header_user("From")
+    assert want_from == "12045552003"
+
+    # The branch trunk's password changes in the database behind the admin's back (no push): the copy, rendered
+    # before, still has the old one. Read from the copy while no server answers, it must not outlive the outage.
+    new_password = "Changed-Behind-The-Copy-2026"
+    with platform.engine.begin() as conn:
+        conn.execute(text("UPDATE ps_auths SET password = :p WHERE id = 'trunk-ACME-branch-auth'"), {"p": new_password})
+    loopback.wait_caught_up(replica, primary)
+
+    node_push.retry_paused.set()  # no warm-up: this process's retrier would otherwise make cl1 read its trunks
+    faults.freeze(primary)
+    faults.freeze(replica)
+    try:
+        t0 = time.monotonic()
+        _restart(platform, "cl1")
+        booted = time.monotonic() - t0
+        for cache in ("aor", "auth", "identify"):
+            assert "Total number of objects cached: 0" in _cached(node, cache), cache
+        mark = len(node.messages_log())
+        t0 = time.monotonic()
+        e911 = platform.call(data.PBX["alt"], "cl1", "911", "2045552004", 200, "local-911-nodb")
+        took_911 = time.monotonic() - t0
+        assert invite_final(e911) == 200, platform.diagnostics()
+        invites = [m for m in e911.at.get("bravo", []) if m.direction == "received" and m.method == "INVITE"]
+        assert len(invites) == 1 and invites[0].request_user == "911" and invites[0].header_user("From") == want_from
+        assert not [c for c in data.CARRIER_IP if c != "bravo" and e911.invites(c)]
+        assert "from this node's local copy of" in node.messages_log()[mark:]
+        reg = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (200,))
+        assert 200 in [m.status for m in reg.received], platform.diagnostics()
+        mark = len(node.messages_log())
+        outbound = platform.call(data.PBX["alt"], "cl1", "3125550123", "2045552004", 503, "local-out-nodb")
+        assert invite_final(outbound) == 503, platform.diagnostics()
+        assert "no database server answered the look-up of tl-num/+12045552004" in node.messages_log()[mark:]
+        assert not [c for c in data.CARRIER_IP if outbound.invites(c)]
+        print(f"cl1 restarted with no database: booted in {booted:.1f} s; 911 through bravo after {took_911:.1f} s "
+              "from the local copy; ordinary call 503")
+    finally:
+        faults.thaw(primary)
+        faults.thaw(replica)
+        time.sleep(11)  # res_odbc's negative_connection_cache
+
+    saved = node_push.WARM_CHECK_SECONDS
+    try:
+        # The database is back, but what cl1 read from the copy is cached (no lifetime): the old password still works,
+        # until the retrier sees cl1's new start, finds it reads a server, empties its caches and warms it.
+        stale = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (200,))
+        assert 200 in [m.status for m in stale.received], platform.diagnostics()
+        node_push.WARM_CHECK_SECONDS = 1
+        node_push.retry_paused.clear()
+        node_push.start_background_retry(platform.engine)
+        t0 = time.monotonic()
+        while True:
+            fresh = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, new_password, (200, 401, 403))
+            if 200 in [m.status for m in fresh.received]:
+                break
+            assert time.monotonic() - t0 < 150, "cl1 was not emptied and warmed after the database came back"
+            time.sleep(2)
+        rewarmed = time.monotonic() - t0
+        old = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (401, 403))
+        assert 200 not in [m.status for m in old.received], "the copy's old password outlived the outage"
+        print(f"cl1 emptied and warmed from the database {rewarmed:.1f} s after the retrier resumed")
+
+        # Control: the database answers; the copy (rendered before) still holds both trunks.
+        local = next(node.host_dir.glob("etc/trunkline-local-*.sqlite3"))
+        conn = sqlite3.connect(local)
+        try:
+            kept = {r[0] for r in conn.execute("SELECT id FROM ps_endpoints")}
+        finally:
+            conn.close()
+        assert {"trunk-ACME-alt", "trunk-ACME-branch"} <= kept
+        loopback.wait_caught_up(replica, primary)
+        with OrmSession(platform.engine) as session:
+            for name in ("alt", "branch"):
+                trunks.delete(session, trunks.get(session, "ACME", name), data.ACTOR, release_numbers=True)
+            session.commit()
+        node_push.wait()
+        loopback.wait_caught_up(replica, primary)
+        gone = platform.call(data.PBX["alt"], "cl1", "911", "2045552004", 401, "local-911-deleted")
+        assert invite_final(gone) in (401, 403), (invite_final(gone), platform.diagnostics())
+        assert not [c for c in data.CARRIER_IP if gone.invites(c)]
+        reg = platform.register(data.PBX["branch"], "cl1", data.BRANCH_USER, data.BRANCH_PASSWORD, (401, 403))
+        assert 200 not in [m.status for m in reg.received], "a deleted trunk registered from the stale copy"
+    finally:
+        node_push.WARM_CHECK_SECONDS = saved
+        node_push.retry_paused.clear()

@@ -225,8 +225,8 @@ def _local_copy_cell(node: Node) -> Markup:
     when = f"{state['rendered_at']:%Y-%m-%d %H:%M} UTC ({state['rows']} rows)"
     if state["current"]:
         return Markup("as of {}: current").format(when)
-    return Markup('<span class="tl-bad">as of {}: out of date, the E911 or route rows changed since; re-render and deploy '
-                  "this node</span>").format(when)
+    return Markup('<span class="tl-bad">as of {}: out of date, the E911, route or trunk rows changed since (a trunk deleted '
+                  "since would be accepted again by this node while no database answers); re-render and deploy this node</span>").format(when)
 
 
 def _db_servers_cell(node: Node) -> Markup:
