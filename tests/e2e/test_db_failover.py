@@ -63,18 +63,20 @@ def drill(request, tmp_path_factory):
         pytest.skip(f"Asterisk sandbox unavailable: {exc}")
     # The data was committed before the nodes ran: the admin retries them and then expires all their caches;
     # let that happen now rather than in the middle of a test.
-    deadline = time.monotonic() + 60
-    while node_push.pending_nodes(platform.engine) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert not node_push.pending_nodes(platform.engine), node_push.pending_nodes(platform.engine)
-    yield platform, primary, replica, faults
-    faults.unblock()
-    for inst in (primary, replica):
-        if inst.pid:
-            faults.thaw(inst)
-    platform.stop()
-    for inst in (primary, replica):
-        loopback.stop(inst, signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 60
+        while node_push.pending_nodes(platform.engine) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert not node_push.pending_nodes(platform.engine), node_push.pending_nodes(platform.engine)
+        yield platform, primary, replica, faults
+    finally:  # also when the set-up above failed: no nodes, SIPp or mariadbd left running for later tests
+        faults.unblock()
+        for inst in (primary, replica):
+            if inst.pid:
+                faults.thaw(inst)
+        platform.stop()
+        for inst in (primary, replica):
+            loopback.stop(inst, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("drill", ["odbc"], indirect=True)
