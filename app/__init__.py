@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import secrets
 
 from flask import Flask
+
+from app.errors import ConfigError
+
+# Read the settings now, as always (the environment at import time). A bad one is raised again by create_app: a
+# module that failed to import is not kept, so its import there fails with the same one-line error.
+with contextlib.suppress(ConfigError):
+    from app import config as _config  # noqa: F401
 
 
 def create_app(config: type | dict | None = None) -> Flask:

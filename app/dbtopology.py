@@ -32,8 +32,10 @@ def _rotate(items: list, by: int) -> list:
 def read_order(servers: list[DbServer], hosting_provider: str, node_id: int = 0) -> list[DbServer]:
     """Servers a node at hosting_provider reads, in order: local replicas, other replicas, the primary."""
     replicas = sorted((s for s in servers if s.role == "replica"), key=lambda s: s.name)
-    local = [s for s in replicas if s.hosting_provider == hosting_provider]
-    remote = [s for s in replicas if s.hosting_provider != hosting_provider]
+    # Provider names as people type them: "Vultr", "vultr" and " VULTR " are one provider.
+    here = (hosting_provider or "").strip().casefold()
+    local = [s for s in replicas if (s.hosting_provider or "").strip().casefold() == here]
+    remote = [s for s in replicas if (s.hosting_provider or "").strip().casefold() != here]
     primaries = [s for s in servers if s.role == "primary"]
     return _rotate(local, node_id) + _rotate(remote, node_id) + primaries
 

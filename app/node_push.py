@@ -331,6 +331,8 @@ def _record_pending(session: Session) -> None:
     bind = session.get_bind()
     if not objects or not any(objects.values()) or not isinstance(bind, Engine) or not _mariadb(bind):
         return
+    if not ami_settings()[0]:  # pushing is off (no AMI secret): nothing would ever tell the nodes, nor clear the rows
+        return
     if not _has_table(bind, session):
         return
     batch = uuid.uuid4().hex

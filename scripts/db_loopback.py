@@ -227,7 +227,9 @@ def _state_file(base: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="example: .venv/bin/python "
+                                     "scripts/db_loopback.py up --dir /tmp/tl-dbs --server p=127.0.0.41:3306 "
+                                     "--server r=127.0.0.42:3306; then status --dir /tmp/tl-dbs; down --dir /tmp/tl-dbs")
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start a primary and replicas")
     up.add_argument("--dir", required=True)
@@ -235,9 +237,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="repeat; the first is the primary")
     up.add_argument("--max-connections", type=int, default=151)
     for name in ("down", "status"):
-        sub.add_parser(name).add_argument("--dir", required=True)
+        sub.add_parser(name, help="stop the servers started in --dir" if name == "down" else "show them").add_argument(
+            "--dir", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "up":
+        try:  # checked before any server starts: a failure later would leave a mariadbd that `down` does not know
+            import MySQLdb  # noqa: F401
+        except ImportError:
+            print("db_loopback.py: needs mysqlclient (MySQLdb): run it with the project's interpreter, "
+                  ".venv/bin/python scripts/db_loopback.py ...", file=sys.stderr)
+            return 1
         servers = []
         for item in args.server:
             try:

@@ -48,6 +48,8 @@ def register(app: Flask) -> None:
                                     cli_actor())
         session.commit()
         click.echo(f"added {server.role} {server.name} ({server.host}:{server.port}, {server.hosting_provider})")
+        click.echo("next: render and deploy every node again (flask --app wsgi node render NODE ...): the new server is "
+                   "added to their read order", err=True)
 
     @server_group.command("list")
     @click.option("--json", "as_json", is_flag=True, help="One JSON array of objects: name, host, port, role, "
@@ -73,9 +75,12 @@ def register(app: Flask) -> None:
     def remove_cmd(name):
         """Remove database server NAME (its exact name)."""
         session = Session()
-        db_servers.delete(session, db_servers.get(session, name), cli_actor())
+        server = db_servers.get(session, name)
+        db_servers.delete(session, server, cli_actor())
         session.commit()
-        click.echo(f"removed {name}")
+        click.echo(f"removed {server.name}")
+        click.echo("next: flask --app wsgi db push-nodes (the running nodes stop reading it; or render and deploy them "
+                   "again)", err=True)
 
     @db_group.command("promote")
     @click.argument("name")

@@ -225,7 +225,7 @@ def register(app: Flask) -> None:
     @click.option("--lookup", type=click.Choice(LOOKUPS), default="odbc", show_default=True,
                   help="How the dialplan reads realtime keys: the realtime switch, or func_odbc (one query per key).")
     @click.option("--ami-secret", envvar="TRUNKLINE_AMI_SECRET", default=None,
-                  help="AMI password the admin uses to expire cached objects after a change (default: the app's AMI_SECRET; empty: AMI off).")
+                  help="AMI password the admin uses to expire cached objects after a change (default: TRUNKLINE_AMI_SECRET; empty: AMI off).")
     @_database_errors
     @domain_command
     def render_cmd(node_name, out_dir, db_url, db_password_file, dsn, odbc_driver, etc_dir, state_dir, admin_nets, admin_ports,

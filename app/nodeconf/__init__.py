@@ -334,6 +334,17 @@ def database_servers(session: Session, node: Node, settings: NodeSettings) -> tu
     return list(servers), write or servers[0]
 
 
+FUNC_ODBC_MAX_HANDLES = 5  # funcs/func_odbc.c: `readhandle` takes at most 5 connection names
+
+
+def func_odbc_handles(names: list[str]) -> list[str]:
+    """The read handles func_odbc gets from the read order (primary last): all of them up to Asterisk's 5, else the
+    first 4 and the primary, so number look-ups can still reach the primary when every replica they list fails."""
+    if len(names) <= FUNC_ODBC_MAX_HANDLES:
+        return names
+    return names[:FUNC_ODBC_MAX_HANDLES - 1] + names[-1:]
+
+
 def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -> dict:
     """The node's DSNs in read order, its CDR DSN, and fleet warnings (template context).
 
@@ -353,7 +364,7 @@ def read_plan(session: Session, node: Node, settings: NodeSettings, pool: int) -
     else:
         extra = []
     warnings = render_warnings(session, settings)
-    return {"dsns": dsns, "all_dsns": dsns + extra, "read_dsns": [d.name for d in dsns][:5], "cdr_dsn": cdr_dsn,
+    return {"dsns": dsns, "all_dsns": dsns + extra, "read_dsns": func_odbc_handles([d.name for d in dsns]), "cdr_dsn": cdr_dsn,
             "db_warnings": warnings}
 
 
@@ -391,9 +402,14 @@ def settings_warnings(session: Session, node_name: str, settings: NodeSettings, 
         out.append(f"manager.conf is written with enabled = no (no AMI secret: TRUNKLINE_AMI_SECRET is not set here, nor "
                    f"--ami-secret): the admin cannot expire node {node.name}'s cached objects after a change, show its live "
                    "state or receive its 911 call events; set TRUNKLINE_AMI_SECRET to the admin's AMI secret and render again")
+    servers, write = database_servers(session, node, settings)
+    if len(servers) > FUNC_ODBC_MAX_HANDLES:
+        kept = func_odbc_handles([name or f"{host}:{port}" for name, host, port in servers])
+        out.append(f"node {node.name} reads {len(servers)} database servers, but func_odbc takes at most "
+                   f"{FUNC_ODBC_MAX_HANDLES} (funcs/func_odbc.c): number, route and E911 look-ups read {', '.join(kept)}; "
+                   "the realtime families (trunks, AORs, identify rows) read all of them")
     if is_loopback(node.public_ip):
         return out
-    servers, write = database_servers(session, node, settings)
     for name, host, port in dict.fromkeys([*servers, write]):
         if not is_loopback(host):
             continue

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, ValidationError
+from app.errors import Conflict, NotFound, ValidationError
 from app.models import DbServer
 from app.services import fields as F
 from app.services.audit import Actor
@@ -49,8 +49,12 @@ ENTITY = "db_server"
 
 
 def get(session: Session, name: str) -> DbServer:
-    """The server with exactly this name (NotFound otherwise)."""
-    return find(session, DbServer, "database server", name=name)
+    """The server with exactly this name (NotFound otherwise; MariaDB's collation compares names without case, so
+    `DB-OVH-R1` would find db-ovh-r1: the name is compared again here)."""
+    server = find(session, DbServer, "database server", name=name)
+    if server.name != name:
+        raise NotFound(f"no database server {name} (names are exact: did you mean {server.name}?)")
+    return server
 
 
 def all_servers(session: Session) -> list[DbServer]:

@@ -66,6 +66,8 @@ def test_roles_change_only_by_promotion(topology):
 def test_remove_exact_name_and_never_the_primary_while_replicas_remain(topology):
     with pytest.raises(NotFound, match="no database server db-ovh"):
         db_servers.get(topology, "db-ovh")
+    with pytest.raises(NotFound, match="no database server DB-OVH-R1"):
+        db_servers.get(topology, "DB-OVH-R1")  # MariaDB's collation would have matched it
     with pytest.raises(Conflict, match="db-primary is the primary: promote a replica first"):
         db_servers.delete(topology, db_servers.get(topology, "db-primary"), ACTOR)
     db_servers.delete(topology, db_servers.get(topology, "db-ovh-r1"), ACTOR)
@@ -90,6 +92,16 @@ def test_read_order_local_replica_then_other_replicas_then_primary(topology):
     # Two Vultr nodes start on different local replicas: the load is spread.
     assert [s.name for s in read_order(servers, "Vultr", 1)] == ["db-vultr-r2", "db-vultr-r1", "db-ovh-r1", "db-primary"]
     assert [s.name for s in read_order(servers, "Hetzner", 0)][-1] == "db-primary"
+    # A provider typed in another case (or with spaces) is the same provider.
+    assert [s.name for s in read_order(servers, " vultr ", 0)] == ["db-vultr-r1", "db-vultr-r2", "db-ovh-r1", "db-primary"]
+
+
+def test_func_odbc_reads_at_most_five_servers_and_always_the_primary():
+    from app.nodeconf import func_odbc_handles
+
+    assert func_odbc_handles(["r1", "r2", "p"]) == ["r1", "r2", "p"]
+    assert func_odbc_handles(["r1", "r2", "r3", "r4", "p"]) == ["r1", "r2", "r3", "r4", "p"]
+    assert func_odbc_handles(["r1", "r2", "r3", "r4", "r5", "p"]) == ["r1", "r2", "r3", "r4", "p"]
 
 
 def test_budget_warns_when_the_fleet_pools_exceed_a_server(topology):
@@ -117,7 +129,8 @@ def test_cli_add_list_json_remove(run):
     result = run("db", "server", "add", "main", "--host", "10.9.0.1", "--port", "3306", "--role", "primary",
                  "--hosting-provider", "OVHcloud")
     assert result.exit_code == 0, result.output
-    assert result.output == "added primary main (10.9.0.1:3306, OVHcloud)\n"
+    assert result.stdout == "added primary main (10.9.0.1:3306, OVHcloud)\n"
+    assert "next: render and deploy every node again" in result.stderr
     assert run("db", "server", "add", "r1", "--host", "10.9.0.2", "--port", "3307", "--role", "replica",
                "--hosting-provider", "Vultr", "--max-connections", "500").exit_code == 0
     listed = json.loads(run("db", "server", "list", "--json").output)
@@ -129,6 +142,7 @@ def test_cli_add_list_json_remove(run):
     result = run("db", "server", "remove", "r")
     assert result.exit_code == 1 and result.output == "Error: no database server r\n"
     result = run("db", "server", "remove", "r1")
+    assert result.stdout == "removed r1\n" and "next: flask --app wsgi db push-nodes" in result.stderr
     assert result.exit_code == 0 and [s["name"] for s in json.loads(run("db", "server", "list", "--json").output)] == ["main"]
 
 

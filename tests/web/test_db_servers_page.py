@@ -78,11 +78,11 @@ def test_node_page_shows_the_local_911_copy_and_the_read_order(as_role, web):
     node = web.scalar(select(Node).where(Node.name == "cl-ovh-bhs7"))
     b = as_role("viewer")
     page = b.get(f"/admin/node/details/?id={node.id}").text
-    assert "none: render this node" in page and "reads DATABASE_URL" in page
+    assert "none: render this node" in page and "DATABASE_URL's server only" in page
     db_servers.save(web, {"name": "db-primary", "host": "10.0.0.10", "role": "primary", "hosting_provider": "Vultr"}, SYSTEM)
     db_servers.save(web, {"name": "db-ovh-r1", "host": "10.0.0.11", "role": "replica", "hosting_provider": "OVHcloud"}, SYSTEM)
     record_local_copy(web, node, local_copy(web, node), utc_now())
     web.commit()
     page = b.get(f"/admin/node/details/?id={node.id}").text
-    assert "reads db-ovh-r1 (replica), db-primary (primary)" in page
+    assert "db-ovh-r1 (replica), db-primary (primary), in this order" in page
     assert ": current" in page and "out of date" not in page

@@ -308,7 +308,7 @@ def test_node_page_says_whether_the_database_account_exists_and_when_it_was_rota
         node_accounts.ensure(web, node, SYSTEM, rotate=True)
         web.commit()
         web.refresh(account)
-        assert rotated_cell() == f"{account.rotated_at:%Y-%m-%d %H:%M} UTC" and account.rotated_at > account.created_at
+        assert rotated_cell() == f"last rotated {account.rotated_at:%Y-%m-%d %H:%M} UTC" and account.rotated_at > account.created_at
         _drop_mariadb_user(web, account.db_user, "127.0.0.%")  # gone behind the platform's back
         page = html_module.unescape(re.sub(r"\s+", " ", b.get(f"/admin/node/details/?id={node.id}").text))
         assert (f"MISSING: {account.db_user}@127.0.0.% is recorded, but MariaDB has no such account (the node cannot connect): "

@@ -127,7 +127,7 @@ def _rotated_fmt(view, context, model, name):
         return ""
     if account.rotated_at == account.created_at:
         return f"never rotated (created {account.created_at:%Y-%m-%d %H:%M} UTC)"
-    return f"{account.rotated_at:%Y-%m-%d %H:%M} UTC"
+    return f"last rotated {account.rotated_at:%Y-%m-%d %H:%M} UTC"
 
 
 def render_command(node: Node) -> tuple[str, str]:
@@ -173,7 +173,7 @@ class NodeView(ServiceModelView):
     column_default_sort = "name"
     column_labels = {"public_ip": "Public IP", "dns_name": "DNS name", "sip_port": "SIP port", "hosting_provider": "Hosting provider",
                      "role": "Faces", "client": "Client served", "db_account": "Database account",
-                     "db_account_check": "Database account", "db_password_rotated": "Database password last rotated"}
+                     "db_account_check": "Database account", "db_password_rotated": "Database password"}
     column_choices = {"role": labels.choices(labels.NODE_ROLES), "state": labels.choices(labels.NODE_STATES)}
     column_formatters = {"client": lambda v, c, m, n: m.client.account_code if m.client else "", "db_account": _account_fmt,
                          "db_account_check": _account_fmt, "db_password_rotated": _rotated_fmt,
@@ -236,9 +236,9 @@ def _db_servers_cell(node: Node) -> Markup:
 
     servers = list(Session().scalars(select(DbServer)))
     if not servers:
-        return Markup("reads DATABASE_URL's server only (no database servers recorded)")
+        return Markup("DATABASE_URL's server only (no database servers recorded)")
     order = ", ".join(f"{s.name} ({s.role})" for s in read_order(servers, node.hosting_provider, node.id))
-    text = Markup("reads {}; pool {} connections per server").format(order, node_pool(node, Session()))
+    text = Markup("{}, in this order; pool {} connections per server").format(order, node_pool(node, Session()))
     for warning in render_warnings(Session(), NodeSettings()):
         text += Markup('<br><span class="tl-bad">{}</span>').format(warning)
     return text
