@@ -89,19 +89,31 @@ class Replica:
 
 
 # ---------------------------------------------------------------- the remembered server list
-def remember_servers(path: Path, servers: list[Server]) -> None:
-    """Write the server list atomically (no credentials in it: replicas are reached with DATABASE_URL's account)."""
+def _source(primary_url: str | None) -> str | None:
+    """host:port/database of a primary URL: which cluster a remembered list belongs to (no user, no password)."""
+    if not primary_url:
+        return None
+    url = make_url(primary_url)
+    return f"{url.host or 'localhost'}:{url.port or 3306}/{url.database or ''}"
+
+
+def remember_servers(path: Path, servers: list[Server], primary_url: str | None = None) -> None:
+    """Write the server list atomically (no credentials in it: replicas are reached with DATABASE_URL's account),
+    marked with the primary it was read from."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"read_from_primary_at": utc_now().isoformat(timespec="seconds"),
-                               "servers": [asdict(s) for s in servers]}, indent=1))
+                               "primary": _source(primary_url), "servers": [asdict(s) for s in servers]}, indent=1))
     os.replace(tmp, path)
 
 
-def remembered_servers(path: Path) -> list[Server]:
-    """The list last read from the primary ([] when none was remembered or the file is unreadable)."""
+def remembered_servers(path: Path, primary_url: str | None = None) -> list[Server]:
+    """The list last read from the primary ([] when none was remembered, the file is unreadable, or it was read from
+    another primary: one checkout used with two databases must not read the other cluster's replicas)."""
     try:
         data = json.loads(path.read_text())
+        if primary_url and data.get("primary") and data["primary"] != _source(primary_url):
+            return []
         return [Server(str(s["name"]), str(s["host"]), int(s["port"]), str(s["role"]), str(s["hosting_provider"]))
                 for s in data.get("servers", [])]
     except (OSError, ValueError, KeyError, TypeError):
@@ -230,7 +242,7 @@ class ReplicaReads:
                     servers = read_servers(conn)
                     if servers:
                         try:
-                            remember_servers(self.servers_file, servers)
+                            remember_servers(self.servers_file, servers, self.primary_url)
                         except OSError:
                             log.warning("could not write %s", self.servers_file, exc_info=True)
                     self._remembered_at = time.monotonic()
@@ -293,7 +305,7 @@ class ReplicaReads:
 
     # -- replicas
     def candidates(self) -> list[tuple[str, str]]:
-        return replica_urls(self.primary_url, self.configured, remembered_servers(self.servers_file), self.provider)
+        return replica_urls(self.primary_url, self.configured, remembered_servers(self.servers_file, self.primary_url), self.provider)
 
     def skip(self, name: str) -> None:
         """Skip this replica for REPLICA_SKIP s (it failed a request)."""

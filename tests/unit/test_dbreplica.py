@@ -37,6 +37,16 @@ def test_remembered_list_round_trip_and_unreadable_file(tmp_path):
     assert remembered_servers(path) == []
 
 
+
+def test_a_list_remembered_from_another_primary_is_not_used(tmp_path):
+    path = tmp_path / "db_servers.json"
+    remember_servers(path, SERVERS, "mysql+mysqldb://admin:pw@10.0.0.10:3306/trunkline")
+    assert "pw@" not in path.read_text()
+    assert remembered_servers(path, "mysql+mysqldb://other:x@10.0.0.10:3306/trunkline") == SERVERS  # same cluster
+    assert remembered_servers(path, "mysql+mysqldb://admin:pw@10.0.0.10:3306/trial") == []  # another database
+    assert remembered_servers(path, "mysql+mysqldb://admin:pw@127.77.41.1:3417/trunkline") == []  # another server
+
+
 def test_banner_words_from_slave_status():
     assert status_words({"Seconds_Behind_Master": 4}, "0-1-9") == (4, "replication lag 4 s (Seconds_Behind_Master)")
     lag, words = status_words({"Seconds_Behind_Master": None, "Slave_IO_Running": "Connecting", "Gtid_IO_Pos": "0-1-9"}, "0-1-9")
