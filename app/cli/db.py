@@ -86,7 +86,8 @@ def register(app: Flask) -> None:
     @click.argument("name")
     @click.option("--force", is_flag=True, help="Promote even if the replica has not applied everything it received "
                   "(that part is lost) or the primary still answers.")
-    @click.option("--wait", default=5.0, show_default=True, help="Seconds to let the replica apply what it received.")
+    @click.option("--wait", default=5.0, show_default=True, type=click.FloatRange(min=0),
+                  help="Seconds to let the replica apply what it received.")
     @click.option("--admin-user", default=None, help="Account allowed to manage replication (default: DATABASE_URL's).")
     @click.option("--admin-password-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
                   help="File holding that account's password (default: DATABASE_URL's).")
@@ -119,6 +120,11 @@ def register(app: Flask) -> None:
             if not host or not port_text.isdigit():
                 fail(f"--at must be HOST:PORT, not '{at}'")
             port = int(port_text)
+            if not 1 <= port <= 65535:
+                fail(f"--at {at}: {port} is not a port (1-65535)")
+            if not answers(Endpoint(name, host, port, user, password)):
+                fail(f"nothing answers as a database server at --at {host}:{port} ({name}'s address): check it, "
+                     "and that mariadbd runs there")
         elif answers(Endpoint("DATABASE_URL", url.host or "127.0.0.1", url.port or 3306, user, password)):
             known = db_servers.get(Session(), name)
             host, port = known.host, known.port

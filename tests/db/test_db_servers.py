@@ -154,3 +154,24 @@ def test_cli_errors_are_one_line(run):
     assert "port: 0 is out of range" in result.output
     result = run("db", "promote", "x")
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_promote_at_an_address_that_is_not_a_server_names_it(run, backend, app, session, monkeypatch):
+    import socket
+
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    monkeypatch.setitem(app.config, "DATABASE_URL", url)  # the test app's engine is bound apart from its setting
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    bad_port = run("db", "promote", "r1", "--at", "127.0.0.1:99999")
+    nothing = run("db", "promote", "r1", "--at", f"127.0.0.1:{closed}")
+    negative = run("db", "promote", "r1", "--at", f"127.0.0.1:{closed}", "--wait", "-1")
+    assert negative.exit_code == 2 and "-1" in negative.output  # click's range check
+    if backend == "sqlite":
+        assert bad_port.exit_code == 1 and "promotion needs MariaDB" in bad_port.output
+        return
+    assert bad_port.exit_code == 1 and bad_port.output == "Error: --at 127.0.0.1:99999: 99999 is not a port (1-65535)\n"
+    assert nothing.exit_code == 1 and f"nothing answers as a database server at --at 127.0.0.1:{closed}" in nothing.output
+    assert "primary database is unreachable" not in nothing.output
