@@ -62,7 +62,7 @@ class ServerLoad:
         return (f"database server {self.server.name}: the pools of the {self.nodes} nodes that may read it add up to "
                 f"{self.worst_case} connections ({self.first_choice} in normal operation), more than its "
                 f"max_connections {self.server.max_connections} minus {RESERVE} kept for the admin and replication: "
-                f"raise max_connections on that server (and in `db server add`), or add replicas")
+                f"raise max_connections on that server (and record it on the admin's Database servers page), or add replicas")
 
 
 def fleet_budget(session: Session, pool_of) -> list[ServerLoad]:

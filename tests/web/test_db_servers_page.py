@@ -3,6 +3,8 @@ one clear message, nothing saved, no traceback."""
 
 from __future__ import annotations
 
+import re
+
 from contextlib import contextmanager
 
 from sqlalchemy import func, select
@@ -32,6 +34,13 @@ def test_operator_adds_a_replica_and_the_list_shows_the_pools(as_role, web):
     server = web.scalar(select(DbServer).where(DbServer.name == "db-ovh-r1"))
     edit = b.post(f"/admin/db_server/edit/?id={server.id}", {**SERVER_FORM, "role": "primary"})
     assert "roles change only by promoting a replica" in edit.text
+    page = b.get(f"/admin/db_server/edit/?id={server.id}").text
+    assert re.search(r'<select[^>]*disabled[^>]*name="role"|<select[^>]*name="role"[^>]*disabled', page), "the role is not offered"
+    without_role = {k: v for k, v in SERVER_FORM.items() if k != "role"}  # what a browser posts: disabled fields are not
+    moved = b.post(f"/admin/db_server/edit/?id={server.id}", {**without_role, "host": "10.0.0.21"}, follow_redirects=True)
+    assert "Next: flask --app wsgi db push-nodes" in moved.text and "still read db-ovh-r1 at 10.0.0.11:3306" in moved.text
+    web.refresh(server)
+    assert (server.host, server.role) == ("10.0.0.21", "replica")
 
 
 def test_viewer_cannot_add_a_server(as_role, web):

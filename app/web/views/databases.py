@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import flash
 from wtforms import SelectField
 
 from app.db import Session
@@ -42,6 +43,34 @@ class DbServerView(ServiceModelView):
     column_filters = ["role", "hosting_provider"]
     column_sortable_list = ["name", "role", "host", "hosting_provider"]
     column_default_sort = "name"
-    column_labels = {"pools": "ODBC connections from the nodes' pools", "max_connections": "max_connections"}
+    column_labels = {"pools": "ODBC connections from the nodes' pools", "max_connections": "Connection limit (max_connections)"}
     column_formatters = {"pools": _budget}
     column_formatters_export = {}
+
+    def prepare_form(self, form, model) -> None:
+        if model is not None:  # a role changes only by promotion: shown, not offered
+            form.role.render_kw = {"disabled": True}
+            form.role.validate_choice = False  # not posted by the browser: form_values keeps the recorded role
+            form.role.description = f"{model.name} is a {model.role}; roles change only by promotion: flask --app wsgi db promote NAME."
+
+    def form_values(self, form, model) -> dict:
+        data = super().form_values(form, model)
+        if model is not None and not data.get("role"):
+            data["role"] = model.role  # a disabled field is not posted (a role posted anyway is checked by the service)
+        return data
+
+    def after_create(self, obj, form) -> None:
+        flash(f"Next: render and deploy every node again (flask --app wsgi node render NODE ...): {obj.name} is added to "
+              "their read order.", "info")
+
+    def update_model(self, form, model):
+        before = (model.name, model.host, model.port)
+        saved = super().update_model(form, model)
+        if saved and before != (model.name, model.host, model.port):
+            flash(f"Next: flask --app wsgi db push-nodes (or render and deploy every node again): the nodes still read "
+                  f"{before[0]} at {before[1]}:{before[2]}.", "info")
+        return saved
+
+    def delete_one(self, model, actor) -> None:
+        super().delete_one(model, actor)
+        flash(f"Next: flask --app wsgi db push-nodes: the running nodes still list {model.name} in their read order.", "info")

@@ -218,10 +218,11 @@ def _local_copy_cell(node: Node) -> Markup:
 
     state = local_copy_state(Session(), node)
     if node.role != "client":
-        return Markup("not needed: a carrier node's 911 path reads no key")
+        return Markup('none (client nodes only): a carrier node restarted while no database answers refuses the calls of '
+                      'carriers it has not cached; restart carrier nodes while a database answers')
     if state["rendered_at"] is None:
-        return Markup('<span class="tl-bad">none: render this node (flask --app wsgi node render) so 911 leaves while no '
-                      "database answers</span>")
+        return Markup('<span class="tl-bad">none: render this node (flask --app wsgi node render) so its trunks are known and 911 '
+                      "leaves while no database answers</span>")
     when = f"{state['rendered_at']:%Y-%m-%d %H:%M} UTC ({state['rows']} rows)"
     if state["current"]:
         return Markup("as of {}: current").format(when)
