@@ -4,7 +4,6 @@ one clear message, nothing saved, no traceback."""
 from __future__ import annotations
 
 import re
-
 from contextlib import contextmanager
 
 from sqlalchemy import func, select
