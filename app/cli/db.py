@@ -193,6 +193,15 @@ def register(app: Flask) -> None:
             raise SystemExit(3)
 
 
+def _render_hint(session, name: str) -> str:
+    """The whole `node render` command for node `name` (every option it needs), as its node page shows it."""
+    from app.nodeconf import render_command
+    from app.services import nodes
+
+    command, _note = render_command(session, nodes.get(session, name))
+    return f"{command} (FILE: the password `flask --app wsgi node account {name}` printed; with TRUNKLINE_AMI_SECRET set)"
+
+
 def _update_nodes(session, push: bool, retry_for: float, out_dir: Path | None, names: list[str] | None = None) -> int:
     """Push the read order to every live node or those named (app.node_reconfig); print one line a node; how many
     were left."""
@@ -210,7 +219,7 @@ def _update_nodes(session, push: bool, retry_for: float, out_dir: Path | None, n
         query = select(Node.name).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
         listed = list(session.scalars(query.where(Node.name.in_(names)) if names else query))
         for n in listed:
-            click.echo(f"{n}: not updated ({why}): re-render and deploy it (flask --app wsgi node render {n} --out DIR)",
+            click.echo(f"{n}: not updated ({why}): re-render and deploy it: {_render_hint(session, n)}",
                        err=True)
         return len(listed)
     left = 0
@@ -222,8 +231,8 @@ def _update_nodes(session, push: bool, retry_for: float, out_dir: Path | None, n
                 write_node(result.files, out_dir / result.node)
         elif result.status == "unreachable":
             left += 1
-            click.echo(f"{result.node}: not reached ({result.message}): re-render and deploy it when it is back "
-                       f"(flask --app wsgi node render {result.node} --out DIR)", err=True)
+            click.echo(f"{result.node}: not reached ({result.message}): when it is back, run flask --app wsgi db push-nodes "
+                       f"{result.node}, or re-render and deploy it: {_render_hint(session, result.node)}", err=True)
         else:
             left += 1
             click.echo(f"{result.node}: not updated: {result.message}", err=True)

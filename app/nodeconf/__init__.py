@@ -479,3 +479,31 @@ def local_copy_state(session: Session, node: Node) -> dict:
     if entry is None:
         return {"rendered_at": None, "current": False, "rows": 0}
     return {"rendered_at": entry.rendered_at, "current": entry.digest == local_copy(session, node)["digest"], "rows": entry.rows}
+
+
+def render_command(session: Session, node: Node) -> tuple[str, str]:
+    """(the `node render` command for this node with every option it needs here, a note on what it also needs).
+
+    --db-url is added when rendering without it would fail or point the node at nothing: on SQLite (the demo; nodes
+    read MariaDB) and when the admin's own database is on loopback with no database servers recorded (the node would
+    look for MariaDB on itself). The AMI secret is read from the rendering shell's environment (never a command line)."""
+    from sqlalchemy import func
+
+    from app.models import DbServer
+
+    bind = session.get_bind()
+    url = (bind.engine if hasattr(bind, "engine") else bind).url
+    command = f"flask --app wsgi node render {node.name} --out DIR"
+    if url.get_backend_name() == "sqlite":
+        command += " --db-url mysql+mysqldb://DBHOST:3306/trunkline"
+        why = "this admin's database is SQLite (the demo), so --db-url names the MariaDB the node reads"
+    elif not session.scalar(select(func.count()).select_from(DbServer)) and is_loopback(url.host or "localhost") \
+            and not is_loopback(node.public_ip):
+        command += f" --db-url mysql+mysqldb://DBHOST:{url.port or 3306}/{url.database}"
+        why = f"this admin reaches MariaDB on its own loopback ({url.host}), so --db-url gives the address the node reaches"
+    else:
+        why = ""
+    command += " --db-password-file FILE --admin-net YOUR_ADMIN_NETWORK"
+    note = (f"FILE holds the password `flask --app wsgi node account {node.name}` printed; run it where TRUNKLINE_AMI_SECRET "
+            "is set (else the node's manager interface is off: no cache pushes, live state or 911 alert events)")
+    return command, (f"{why}; {note}" if why else note)

@@ -32,7 +32,8 @@ def test_without_push_every_live_node_is_listed_to_deploy(seeded, capsys, monkey
     assert live and _update_nodes(seeded, False, 0, None) == len(live)
     err = capsys.readouterr().err
     for name in live:
-        assert f"{name}: not updated (--no-push): re-render and deploy it (flask --app wsgi node render {name} --out DIR)" in err
+        assert f"{name}: not updated (--no-push): re-render and deploy it: flask --app wsgi node render {name} --out DIR" in err
+        assert "--db-password-file FILE --admin-net YOUR_ADMIN_NETWORK" in err  # the whole command, as the node page
     monkeypatch.delenv("TRUNKLINE_AMI_SECRET")
     monkeypatch.delenv("AMI_SECRET", raising=False)
     assert _update_nodes(seeded, True, 0, None) == len(live)
@@ -54,7 +55,8 @@ def test_unreachable_nodes_are_retried_then_named(seeded, capsys, monkeypatch):
     monkeypatch.setenv("TRUNKLINE_AMI_PORT", str(port))
     assert _update_nodes(seeded, True, 0, None) == len(live)
     err = capsys.readouterr().err
-    assert f"{live[0]}: not reached (127.0.0." in err and f":{port}: " in err and "re-render and deploy it when it is back" in err
+    assert f"{live[0]}: not reached (127.0.0." in err and f":{port}: " in err
+    assert f"when it is back, run flask --app wsgi db push-nodes {live[0]}" in err
 
 
 def test_push_nodes_command(app, seeded, monkeypatch):

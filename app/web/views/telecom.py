@@ -20,6 +20,7 @@ from app.e911 import resolve_e911
 from app.errors import DomainError, E911Unresolved
 from app.models import Carrier, Client, Node, PhoneNumber, Trunk
 from app.models.realtime import REALTIME_TABLES
+from app.nodeconf import render_command
 from app.numbering import display
 from app.services import carriers, clients, node_accounts, nodes, numbers, trunks
 from app.services.audit import record
@@ -128,34 +129,6 @@ def _rotated_fmt(view, context, model, name):
     if account.rotated_at == account.created_at:
         return f"never rotated (created {account.created_at:%Y-%m-%d %H:%M} UTC)"
     return f"last rotated {account.rotated_at:%Y-%m-%d %H:%M} UTC"
-
-
-def render_command(node: Node) -> tuple[str, str]:
-    """(the `node render` command for this node with every option it needs here, a note on what it also needs).
-
-    --db-url is added when rendering without it would fail or point the node at nothing: on SQLite (the demo; nodes
-    read MariaDB) and when the admin's own database is on loopback with no database servers recorded (the node would
-    look for MariaDB on itself). The AMI secret is read from the rendering shell's environment (never a command line)."""
-    from app.models import DbServer
-    from app.nodeconf import is_loopback
-
-    session = Session()
-    bind = session.get_bind()
-    url = (bind.engine if hasattr(bind, "engine") else bind).url
-    command = f"flask --app wsgi node render {node.name} --out DIR"
-    if url.get_backend_name() == "sqlite":
-        command += " --db-url mysql+mysqldb://DBHOST:3306/trunkline"
-        why = "this admin's database is SQLite (the demo), so --db-url names the MariaDB the node reads"
-    elif not session.scalar(select(func.count()).select_from(DbServer)) and is_loopback(url.host or "localhost") \
-            and not is_loopback(node.public_ip):
-        command += f" --db-url mysql+mysqldb://DBHOST:{url.port or 3306}/{url.database}"
-        why = f"this admin reaches MariaDB on its own loopback ({url.host}), so --db-url gives the address the node reaches"
-    else:
-        why = ""
-    command += " --db-password-file FILE --admin-net YOUR_ADMIN_NETWORK"
-    note = (f"FILE holds the password `flask --app wsgi node account {node.name}` printed; run it where TRUNKLINE_AMI_SECRET "
-            "is set (else the node's manager interface is off: no cache pushes, live state or 911 alert events)")
-    return command, (f"{why}; {note}" if why else note)
 
 
 class NodeView(ServiceModelView):
@@ -381,7 +354,7 @@ def node_page(node: Node) -> dict:
             "replacements": past_replacements(session, node_name=node.name), "labels": labels,
             "db_account": _account_fmt(None, None, node, "db_account_check"),
             "db_rotated": _rotated_fmt(None, None, node, "db_password_rotated"),
-            "render_command": render_command(node),
+            "render_command": render_command(Session(), node),
             # Issue 13: what the node keeps for calls placed while no database answers, and the servers it reads.
             "local_911_copy": _local_copy_cell(node), "database_servers": _db_servers_cell(node),
             "push_pending": _push_pending_cell(node)}
