@@ -49,22 +49,9 @@ def register(app: Flask) -> None:
         the database from a backup. Every object is read again on its next use: run it only while the nodes can
         read a database.
         """
-        from sqlalchemy import select
+        from app.node_push import EXPIRE_ALL, AmiError, send_actions
 
-        from app.models import Node
-        from app.node_push import EXPIRE_ALL, AmiError, ami_settings, send_actions
-        from app.projection.rows import LIVE_NODE_STATES
-
-        secret, port = ami_settings()
-        if not secret:
-            fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
-        query = select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
-        if names:
-            query = query.where(Node.name.in_(names))
-        targets = list(Session().scalars(query))
-        unknown = sorted(set(names) - {n.name for n in targets})
-        if unknown:
-            fail(f"no live node {', '.join(unknown)}")
+        secret, port, targets = _ami_targets(names)
         failed = 0
         for node in targets:
             try:
@@ -138,20 +125,9 @@ def register(app: Flask) -> None:
         Objects a node has never used are otherwise read on first use, which fails while no database answers.
         The admin web and `alerts watch` do this on their own for each node that (re)started (CoreStatus).
         """
-        from app.models import Node
-        from app.node_push import AmiError, ami_settings, warm_node
-        from app.projection.rows import LIVE_NODE_STATES
+        from app.node_push import AmiError, warm_node
 
-        secret, port = ami_settings()
-        if not secret:
-            fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
-        query = select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
-        if names:
-            query = query.where(Node.name.in_(names))
-        targets = list(Session().scalars(query))
-        unknown = sorted(set(names) - {n.name for n in targets})
-        if unknown:
-            fail(f"no live node {', '.join(unknown)}")
+        secret, port, targets = _ami_targets(names)
         failed = 0
         for node in targets:
             try:
@@ -343,3 +319,25 @@ def _networks(values) -> list[str]:
         except ValueError:
             fail(f"--admin-net '{value}' is not an IP network")
     return out
+
+
+def _ami_targets(names) -> tuple[str, int, list]:
+    """(AMI secret, port, the live nodes named, or all of them) for the commands that talk to nodes over AMI; one
+    line and exit 1 when the manager interface is off or a name is not a live node."""
+    from sqlalchemy import select
+
+    from app.models import Node
+    from app.node_push import ami_settings
+    from app.projection.rows import LIVE_NODE_STATES
+
+    secret, port = ami_settings()
+    if not secret:
+        fail("TRUNKLINE_AMI_SECRET (or AMI_SECRET) is not set: the nodes' manager interface is off")
+    query = select(Node).where(Node.state.in_(LIVE_NODE_STATES)).order_by(Node.name)
+    if names:
+        query = query.where(Node.name.in_(names))
+    targets = list(Session().scalars(query))
+    unknown = sorted(set(names) - {n.name for n in targets})
+    if unknown:
+        fail(f"no live node {', '.join(unknown)}")
+    return secret, port, targets
