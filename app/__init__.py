@@ -19,8 +19,8 @@ with contextlib.suppress(ConfigError):
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the Flask app: config, database session, CLI commands and (when present) the admin.
 
-    Raises app.errors.ConfigError (one line naming the setting) for an environment setting that cannot work; the
-    settings are read here, not when the package is imported, so `app.errors` can be imported to catch it."""
+    Raises app.errors.ConfigError (one line naming the setting) for an environment setting that cannot work (the
+    package's import swallows it, so callers such as wsgi.py can import `app.errors` and catch it here)."""
     from app.config import INSTANCE_DIR, Config
     from app.db import Session, bind_session, make_engine
 
