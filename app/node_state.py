@@ -268,6 +268,7 @@ def ask(session: OrmSession, nodes: list[Node]) -> Asked:
                 _inflight[key] = future
                 future.add_done_callback(lambda f, key=key, gen=_generation[0]: _store(key, f, gen))
         futures[node.id] = future
+    by_id = {n.id: n for n in nodes}
     seen_rows = _seen_rows(session, [n.id for n in nodes if n.id in futures or (n.id in out and out[n.id].state != "off")])
     for node_id in futures:
         row = seen_rows.get(node_id)
@@ -278,7 +279,7 @@ def ask(session: OrmSession, nodes: list[Node]) -> Asked:
         # whoever sees the node answer again, so a recent error row is the last word on the node.
         checked = row.checked_at.replace(tzinfo=UTC).timestamp()
         if now - checked < KNOWN_DOWN_FOR:
-            node = next(n for n in nodes if n.id == node_id)
+            node = by_id[node_id]
             known_down[node_id] = NodeState(node.id, node.name, node.public_ip, "unreachable", checked_at=checked,
                                             error=f"{row.error} (checked {ago(now - checked)} ago; asking again)",
                                             recorded=True)

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Client, Node
 from app.models.realtime import REALTIME_TABLES, SCOPE_CLIENT, SCOPE_KIND, asterisk_columns
-from app.projection.visibility import ANY, LIVE_STATES, SEES
+from app.projection.visibility import ANY, SEES, node_scope
 
 # Families a client node maps to the copy (extconfig.conf, last priority), and the table name in the file.
 LOCAL_FAMILIES = ("ps_endpoints", "ps_aors", "ps_auths", "ps_endpoint_id_ips", "ps_domain_aliases")
@@ -57,13 +57,12 @@ def visible_rows(session: Session, node: Node, table: str) -> list[dict]:
     The same rule as the view (visibility.visibility_condition) with the node's role and client taken from the
     domain as refresh_accounts keeps them: a node that is not live, or a client node whose client is not active,
     sees nothing of its own client's."""
-    if node.state not in LIVE_STATES:
+    client = session.scalar(select(Client).where(Client.node_id == node.id)) if node.role == "client" else None
+    role, client_code = node_scope(node.role, node.state, client.account_code if client else None,
+                                   client.status if client else None)
+    if role is None:
         return []
-    kinds = SEES.get(node.role, {})
-    client_code = None
-    if node.role == "client":
-        client = session.scalar(select(Client).where(Client.node_id == node.id))
-        client_code = client.account_code if client is not None and client.status == "active" else None
+    kinds = SEES.get(role, {})
     t = REALTIME_TABLES[table]
     columns = asterisk_columns(table)
     query = select(*(t.c[c] for c in columns), t.c[SCOPE_KIND], t.c[SCOPE_CLIENT]).where(t.c[SCOPE_KIND].in_(list(kinds)))

@@ -120,13 +120,17 @@ def account_scopes(session: Session) -> dict[int, tuple[str | None, str | None]]
     """{account id: (role, client account code)} as the domain says now; (None, None) for a node that is not live."""
     query = (select(NodeAccount.id, Node.role, Node.state, Client.account_code, Client.status)
              .join(Node, NodeAccount.node_id == Node.id).outerjoin(Client, Client.node_id == Node.id))
-    scopes = {}
-    for account_id, role, state, account_code, status in session.execute(query):
-        if state not in LIVE_STATES:
-            scopes[account_id] = (None, None)
-        else:
-            scopes[account_id] = (role, account_code if role == "client" and status == "active" else None)
-    return scopes
+    return {account_id: node_scope(role, state, account_code, status)
+            for account_id, role, state, account_code, status in session.execute(query)}
+
+
+def node_scope(role: str, state: str, account_code: str | None, client_status: str | None) -> tuple[str | None, str | None]:
+    """(role, client account code) whose rows a node sees: (None, None) for a node that is not live; a client node's
+    client only while that client is active. The one rule the views read (through node_accounts) and the node's
+    local realtime copy (app/nodeconf/local_realtime.py) apply."""
+    if state not in LIVE_STATES:
+        return None, None
+    return role, account_code if role == "client" and client_status == "active" else None
 
 
 def refresh_accounts(session: Session) -> int:
