@@ -70,7 +70,15 @@ def carrier_endpoint_rows(carrier: Carrier, rows: Rows) -> None:
                 # caller's presentation is restricted (res_pjsip_caller_id add_rpid_header). Mode pai with
                 # send_pai off: the carrier node's dialplan adds PAI and "Privacy: id" on private calls only.
                 "send_rpid": "yes" if carrier.privacy_mode == "rpid" else "no",
-                "trust_id_outbound": "yes", "trust_id_inbound": "no", "set_var": f"TL_CARRIER={carrier.id}",
+                # trust_id_inbound: carriers are the trust domain (RFC 3325), so the caller of an inbound call is
+                # the carrier's P-Asserted-Identity (else Remote-Party-ID, else From): many send their billing or
+                # pilot number in From and the real caller in PAI, or an anonymous From + PAI + "Privacy: id".
+                # A withheld number goes on restricted to the client node and never reaches the PBX (trunk
+                # endpoints: trust_id_outbound no; the client node adds only "Privacy: id", tl-privacy-pbx).
+                # trust_connected_line no: the identity is the INVITE's; a carrier's later re-INVITE/UPDATE (or
+                # the PAI of its answer) does not rewrite the call's caller ID, as before carriers were trusted.
+                "trust_id_outbound": "yes", "trust_id_inbound": "yes", "trust_connected_line": "no",
+                "set_var": f"TL_CARRIER={carrier.id}",
                 "device_state_busy_at": carrier.max_channels or None}
     host = _first_host(carrier.address_list)
     aor = {"id": ep, "contact": _sip_uri(host, carrier.port) if host else None, "qualify_frequency": 30,

@@ -125,6 +125,17 @@ def test_blocked_service_codes_reach_the_trunk_endpoint(seeded):
     assert set_var.startswith("TL_TRUNK=") and set_var.split("/")[5] == "211-411"
 
 
+def test_identity_trust_of_each_endpoint_kind(seeded):
+    """Who is believed about the caller (docs/nodes.md, caller identity): carriers (the trust domain, RFC 3325)
+    and nodes on the INVITE, PBXs on the INVITE only (the dialplan checks it), no connected-line update from
+    a PBX or a carrier, and nothing asserted towards a PBX."""
+    rows = {r.id: (r.trust_id_inbound, r.trust_connected_line, r.trust_id_outbound) for r in seeded.execute(
+        select(EP.c.id, EP.c.trust_id_inbound, EP.c.trust_connected_line, EP.c.trust_id_outbound)
+        .where(EP.c.id.in_(["carrier-telus", "node-cn-ovh-bhs1", "trunk-ACME-main"])))}
+    assert rows == {"carrier-telus": ("yes", "no", "yes"), "node-cn-ovh-bhs1": ("yes", None, "yes"),
+                    "trunk-ACME-main": ("yes", "no", "no")}
+
+
 def test_hand_edited_rows_are_detected_and_repaired(seeded):
     seeded.execute(update(EP).where(EP.c.id == "trunk-ACME-main").values(context="default"))
     seeded.execute(update(EXT).where(EXT.c.context == "tl-num", EXT.c.exten == "+12045551201").values(appdata="9|EVIL|x|y|z"))
