@@ -46,9 +46,16 @@ def uas_scenario(reject_503: str | None = None, reject_486: str | None = None) -
     xml += _send(f"SIP/2.0 180 Ringing\n{ok_headers}\nContact: <sip:[local_ip]:[local_port]>\nContent-Length: 0")
     xml += _send(f"SIP/2.0 200 OK\n{ok_headers}\nContact: <sip:[local_ip]:[local_port]>\n"
                  f"Content-Type: application/sdp\nContent-Length: [len]\n\n{_SDP}", retrans=True)
-    xml += '  <recv request="ACK" crlf="true"/>\n  <recv request="BYE"/>\n'
+    # Up: a re-INVITE (a connected-line update...) is answered like a real carrier does, then the BYE.
+    xml += '  <recv request="ACK" crlf="true"/>\n  <label id="up"/>\n'
+    xml += '  <recv request="INVITE" optional="true" next="reinvite"/>\n  <recv request="BYE"/>\n'
     xml += _send(f"SIP/2.0 200 OK\n{ok_headers}\nContent-Length: 0")
     xml += '  <nop next="end"/>\n'
+    xml += '  <label id="reinvite"/>\n'
+    xml += _send(f"SIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n[last_Call-ID:]\n[last_CSeq:]\n"
+                 f"Contact: <sip:[local_ip]:[local_port]>\nContent-Type: application/sdp\nContent-Length: [len]\n\n{_SDP}",
+                 retrans=True)
+    xml += '  <recv request="ACK" next="up"/>\n'
     for code, reason in (("503", "Service Unavailable"), ("486", "Busy Here")):
         if (code == "503" and reject_503) or (code == "486" and reject_486):
             xml += f'  <label id="rej{code}"/>\n'
@@ -61,12 +68,17 @@ def uas_scenario(reject_503: str | None = None, reject_486: str | None = None) -
 
 
 def uac_scenario(dialled: str, caller: str, expect: int, *, display: str = "Caller", hold_ms: int = 300,
-                 from_value: str | None = None, headers: tuple[str, ...] = (), auth: tuple[str, str] | None = None) -> str:
+                 from_value: str | None = None, headers: tuple[str, ...] = (), auth: tuple[str, str] | None = None,
+                 mid_call: str | None = None, mid_call_from: str | None = None,
+                 mid_call_headers: tuple[str, ...] = ()) -> str:
     """One call: INVITE sip:DIALLED@node with From CALLER; expect final answer EXPECT (200: ACK, then BYE).
 
     from_value: the whole From header value before its tag, as a real PBX writes it (e.g.
     '"Anonymous" <sip:anonymous@anonymous.invalid>'); headers: extra header lines (P-Asserted-Identity,
-    Privacy...); auth: (username, password) to answer a 401 challenge with, as a registering PBX does."""
+    Privacy...); auth: (username, password) to answer a 401 challenge with, as a registering PBX does.
+    mid_call: "INVITE" or "UPDATE": once answered, send that in-dialog request (a re-INVITE with the same SDP,
+    or an UPDATE without a body), with mid_call_headers and From mid_call_from (value before its tag; default
+    unchanged), expect 200 (ACK it for a re-INVITE), wait 1.5 s for whatever it sets off, then BYE."""
     from_value = from_value or f'"{display}" <sip:{caller}@[local_ip]:[local_port]>'
     common = f"""From: {from_value};tag=[pid]SIPpTag00[call_number]
 Call-ID: [call_id]"""
@@ -110,6 +122,25 @@ Content-Length: 0"""
         xml += '  <recv response="200" rtd="true"/>\n'
         xml += _send(ack(cseq))
         xml += f'  <pause milliseconds="{hold_ms}"/>\n'
+        if mid_call is not None:
+            cseq += 1
+            mid_from = f"From: {mid_call_from};tag=[pid]SIPpTag00[call_number]" if mid_call_from else common.split("\n")[0]
+            mid_extra = "".join(f"{line}\n" for line in mid_call_headers)
+            body = f"Content-Type: application/sdp\nContent-Length: [len]\n\n{_SDP}" if mid_call == "INVITE" \
+                else "Content-Length: 0"
+            xml += _send(f"""{mid_call} sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+{mid_from}
+Call-ID: [call_id]
+[last_To:]
+CSeq: {cseq} {mid_call}
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+{mid_extra}Max-Forwards: 70
+{body}""", retrans=True)
+            xml += '  <recv response="100" optional="true"/>\n  <recv response="200"/>\n'
+            if mid_call == "INVITE":
+                xml += _send(ack(cseq))
+            xml += '  <pause milliseconds="1500"/>\n'
         xml += _send(f"""BYE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 {common}

@@ -92,6 +92,37 @@ def test_2_identity_is_pai_when_the_pbx_sends_one_else_from(platform, caller, he
     assert invite.request_user == {"alpha": digits, "bravo": "1" + digits, "charlie": "+1" + digits}[carrier]
 
 
+FOREIGN = data.NUMBERS2[0]["number"]  # 2045552101: BETA's number, not ACME's
+
+
+@pytest.mark.parametrize("method, mid_from, headers", [
+    # a re-INVITE with another client's number in P-Asserted-Identity
+    ("INVITE", None, (f"P-Asserted-Identity: <sip:{FOREIGN}@[local_ip]>",)),
+    # an UPDATE (RFC 3311) doing the same, as a tel: URI
+    ("UPDATE", None, (f"P-Asserted-Identity: <tel:+1{FOREIGN}>",)),
+    # every identity header at once: From, PAI and Remote-Party-ID
+    ("INVITE", f'"Beta" <sip:{FOREIGN}@[local_ip]>',
+     (f"P-Asserted-Identity: <sip:+1{FOREIGN}@[local_ip];user=phone>",
+      f"Remote-Party-ID: <sip:{FOREIGN}@[local_ip]>;party=calling;privacy=off;screen=no")),
+])
+def test_2_a_pbx_cannot_change_its_identity_mid_call(platform, method, mid_from, headers):
+    """The identity is checked once, on the INVITE (trunk endpoints: trust_connected_line no): an answered call,
+    then a re-INVITE or UPDATE from the PBX asserting another client's number. The node takes the request (200)
+    and the carrier receives no request with that number; Asterisk would otherwise pass it on as a connected-line
+    update (a re-INVITE with it in PAI) through both nodes to carriers that get PAI (alpha: send_pai)."""
+    result = platform.call(data.PBX["main"], "cl1", "3125550190", "2045552001", 200, "mid-call", mid_call=method,
+                           mid_call_from=mid_from, mid_call_headers=headers)
+    assert result.final == 200, platform.diagnostics()
+    answered = [m.status for m in result.received if (m.header("CSeq") or "").endswith(f"2 {method}")]
+    assert answered[-1:] == [200], [m.first_line for m in result.received]  # the node took the request
+    requests = [m for m in result.at["alpha"] if m.direction == "received" and m.method not in (None, "OPTIONS")]
+    leaked = [m.text for m in requests
+              if any(FOREIGN in (m.header(h) or "") for h in ("From", "P-Asserted-Identity", "Remote-Party-ID"))]
+    assert leaked == []
+    assert [m.method for m in requests] == ["INVITE", "ACK", "BYE"], [m.first_line for m in requests]
+    assert requests[0].header_user("From") == requests[0].header_user("P-Asserted-Identity") == "2045552001"
+
+
 # ---- 2. caller-ID privacy ----
 @pytest.mark.parametrize("pbx, from_value, caller, headers, dialled, carrier, pai", [
     # the usual request: anonymous From, the number in PAI, Privacy: id (FreePBX, Asterisk with trust_id_outbound)
@@ -170,19 +201,66 @@ def test_2_911_ignores_privacy(platform, from_value, caller, headers, dialled, c
     # anonymous From, the number in PAI, "Privacy: id" (RFC 3325 between networks)
     ("charlie", "+12045552005", ANONYMOUS, ("P-Asserted-Identity: <sip:+14165550100@[local_ip]>", "Privacy: id"),
      "pbx-main"),
+    # the same from a carrier that writes 10 digits and a tel: URI
+    ("alpha", "2045552001", ANONYMOUS, ("P-Asserted-Identity: <tel:4165550100>", "Privacy: id"), "pbx-main"),
+    # the pilot number in From, the withheld caller in PAI, "Privacy: id"
+    ("bravo", "12045552003", '"Pilot" <sip:4165550000@[local_ip]>',
+     ("P-Asserted-Identity: <sip:4165550100@[local_ip]>", "Privacy: id"), "pbx-alt"),
     # Remote-Party-ID privacy=full
     ("bravo", "12045552003", None, ("Remote-Party-ID: <sip:4165550100@[local_ip]>;party=calling;privacy=full;screen=yes",),
      "pbx-alt"),
 ])
 def test_2_inbound_privacy_is_kept_towards_the_pbx(platform, carrier, dialled, from_value, headers, pbx):
+    """The withheld number crosses to the client node (trusted node leg: PAI + "Privacy: id", so the client
+    node's call record has it) but reaches the PBX in no header."""
+    mark = platform.query("SELECT COALESCE(MAX(id), 0) FROM cdr")[0][0]
     result = platform.call(data.CARRIER_IP[carrier], "cn1", dialled, "4165550100", 200, "in-privacy",
                            from_value=from_value, headers=headers)
     assert result.final == 200, platform.diagnostics()
     invite = only_invite(result, pbx)
     assert is_anonymous(invite), invite.header("From")
     assert "4165550100" not in invite.text  # the number is nowhere: not in From, PAI, RPID or Contact
+    assert PILOT not in invite.text
     assert invite.header("P-Asserted-Identity") is None and invite.header("Remote-Party-ID") is None
     assert invite.header("Privacy") == "id"
+    deadline = time.monotonic() + 10  # the CDR is written at hang-up
+    while True:
+        srcs = [r[0] for r in platform.query(
+            "SELECT src FROM cdr WHERE id > :mark AND channel LIKE 'PJSIP/node-cn1-%'", mark=mark)]
+        if srcs or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [src.removeprefix("+1") for src in srcs] == ["4165550100"], srcs  # on the client node, for tracing
+
+
+PILOT = "4165550000"  # a carrier's billing/pilot number, sent in From while PAI carries the real caller
+
+
+@pytest.mark.parametrize("carrier, dialled, pai, pbx", [
+    ("alpha", "2045552001", "<sip:4165550100@[local_ip]>", "pbx-main"),
+    ("charlie", "+12045552005", "<tel:+14165550100>", "pbx-main"),
+    ("bravo", "12045552003", '"Real Caller" <sip:+14165550100@[local_ip];user=phone>', "pbx-alt"),
+])
+def test_2_inbound_caller_is_the_carriers_pai_else_from(platform, carrier, dialled, pai, pbx):
+    """Carriers are the trust domain (RFC 3325; carrier endpoints trust_id_inbound): From = the carrier's pilot
+    number, P-Asserted-Identity = the real caller, no privacy -> the PBX gets the real caller in From (through
+    both nodes), the pilot number nowhere. The carrier node's call record names the real caller too."""
+    mark = platform.query("SELECT COALESCE(MAX(id), 0) FROM cdr")[0][0]
+    result = platform.call(data.CARRIER_IP[carrier], "cn1", dialled, PILOT, 200, "in-pai",
+                           headers=(f"P-Asserted-Identity: {pai}",))
+    assert result.final == 200, platform.diagnostics()
+    invite = only_invite(result, pbx)
+    assert (invite.header_user("From") or "").removeprefix("+1") == "4165550100", invite.text
+    assert PILOT not in invite.text
+    assert invite.header("Privacy") is None and not is_anonymous(invite)
+    deadline = time.monotonic() + 10  # the CDR is written at hang-up
+    while True:
+        srcs = [r[0] for r in platform.query(
+            "SELECT src FROM cdr WHERE id > :mark AND channel LIKE :channel", mark=mark, channel=f"PJSIP/carrier-{carrier}-%")]
+        if srcs or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [src.removeprefix("+1") for src in srcs] == ["4165550100"], srcs
 
 
 def test_2_inbound_without_privacy_shows_the_number_to_the_pbx(platform):
