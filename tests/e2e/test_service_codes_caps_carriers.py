@@ -48,9 +48,9 @@ def errors_logged(platform, node, text):
 
 
 # ---- 1. service codes ----
-@pytest.mark.parametrize("dialled", ["311", "1311"])
+@pytest.mark.parametrize("dialled", ["311", "1311", "+1311"])
 def test_service_code_goes_to_the_caller_id_holder_as_3_digits(platform, dialled):
-    """311 as 3 digits or 1 + 3 digits; caller ID held by charlie (e164): charlie first, the code as its 3
+    """311 as 3 digits, 1 + 3 digits or +1 + 3 digits; caller ID held by charlie (e164): charlie first, the code as its 3
     digits (the default dial form), the caller ID in charlie's format like an ordinary call."""
     result = platform.call(data.PBX["main"], "cl1", dialled, "2045552005", 200, f"svc-{dialled}")
     assert result.final == 200, platform.diagnostics()
@@ -108,6 +108,34 @@ def test_blocked_code_is_refused_but_988_and_711_always_go_through(platform):
         set_client(platform, blocked_service_codes="")
 
 
+ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>'
+
+
+@pytest.mark.parametrize("pbx, caller, from_value, headers, carrier, want", [
+    # the caller's own registered number: number level, its holder charlie, e164
+    ("main", "2045552005", None, (), "charlie", "+12045552005"),
+    # privacy asked: ignored, the trunk's cascade (client default 2001, alpha, 10 digits)
+    ("main", "anonymous", ANONYMOUS, ("Privacy: id",), "alpha", "2045552001"),
+    # an unregistered number on the alt trunk: the trunk's own E911 number (2003, bravo, 11 digits)
+    ("alt", "2045552004", None, (), "bravo", "12045552003"),
+])
+@pytest.mark.parametrize("dialled", ["1911", "+1911", "*671911"])
+def test_1911_is_911(platform, dialled, pbx, caller, from_value, headers, carrier, want):
+    """1911 (and +1911, and behind *67) is an emergency call exactly like 911 from the same trunk: the same E911
+    cascade and caller ID (E911 number in From and PAI, privacy ignored), and the carrier gets 911 (it used to
+    get nothing: 484 to the PBX)."""
+    seen = {}
+    for number in ("911", dialled):
+        result = platform.call(data.PBX[pbx], "cl1", number, caller, 200, f"e911-{number}", from_value=from_value,
+                               headers=headers)
+        assert result.final == 200, platform.diagnostics()
+        invite = only_invite(result, carrier)
+        seen[number] = (invite.request_user, invite.header_user("From"), invite.header_user("P-Asserted-Identity"),
+                        invite.header("Privacy"))
+    pai = want if carrier != "bravo" else None  # bravo gets no PAI (send_pai off)
+    assert seen[dialled] == seen["911"] == ("911", want, pai, None), seen
+
+
 # ---- 4. channel caps ----
 def _wait_counted(platform, node, category, name, count, timeout=15):
     """Wait until `group show channels` on node counts `count` channels in name@category."""
@@ -140,6 +168,12 @@ def test_trunk_cap_refuses_the_next_call_but_never_911_or_988(platform):
         e911 = platform.call(data.PBX["main"], "cl1", "911", "2045552005", 200, "cap-911")
         assert e911.final == 200, platform.diagnostics()
         assert only_invite(e911, "charlie").request_user == "911"
+        for dialled in ("1911", "+1911"):  # 911 as 1 + the code, and +1 + the code: an emergency call as well
+            e911 = platform.call(data.PBX["main"], "cl1", dialled, "2045552005", 200, f"cap-{dialled}")
+            assert e911.final == 200, platform.diagnostics()
+            invite = only_invite(e911, "charlie")
+            assert (invite.request_user, invite.header_user("From"), invite.header_user("P-Asserted-Identity")) == (
+                "911", "+12045552005", "+12045552005")
         crisis = platform.call(data.PBX["main"], "cl1", "988", "2045552001", 200, "cap-988")
         assert crisis.final == 200, platform.diagnostics()
         assert only_invite(crisis, "alpha").request_user == "988"
@@ -184,9 +218,10 @@ def test_carrier_cap_moves_the_call_to_the_next_carrier_but_not_911(platform):
         inbound = platform.call(data.CARRIER_IP["alpha"], "cn1", "2045552001", "4165550100", 503, "cap-carrier-in")
         assert inbound.final == 503, platform.diagnostics()  # the cap counts both directions on the carrier node
         nobody_called(inbound)
-        e911 = platform.call(data.PBX["main"], "cl1", "911", "2045552002", 200, "cap-carrier-911")
-        invite = only_invite(e911, "alpha")  # client default E911 number 2001, held by alpha
-        assert invite.request_user == "911" and invite.header_user("From") == "2045552001"
+        for dialled in ("911", "1911"):
+            e911 = platform.call(data.PBX["main"], "cl1", dialled, "2045552002", 200, f"cap-carrier-{dialled}")
+            invite = only_invite(e911, "alpha")  # client default E911 number 2001, held by alpha
+            assert invite.request_user == "911" and invite.header_user("From") == "2045552001"
         _wait_counted(platform, "cn1", "tl-carrier", "carrier-alpha", 1)
     finally:
         platform.stop_held(held)
