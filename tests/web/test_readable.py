@@ -174,6 +174,40 @@ def test_500_page_is_in_the_admin_layout_and_says_nothing_was_saved(app, as_role
     assert "/admin/carrier/" in page.text
 
 
+def _title_and_heading(page) -> tuple[str, str]:
+    title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)
+    heading = re.search(r'<h4 class="mb-4"[^>]*>(.*?)</h4>', page.text, re.S)
+    return plain(title).strip(), plain(heading.group(1)).strip() if heading else ""
+
+
+def test_error_pages_are_titled_by_the_error_not_dashboard(app, as_role, browser, web):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/admin/boom-for-title-test")
+    def boom():
+        raise RuntimeError("boom")
+
+    viewer = as_role("viewer")
+    expected = {
+        "/admin/nothing-here/": (404, "Not found (error 404)"),
+        "/admin/user/": (403, "Not allowed (error 403)"),
+        "/admin/boom-for-title-test": (500, "Something went wrong on the server (error 500)"),
+    }
+    for url, (code, words) in expected.items():
+        page = viewer.get(url)
+        assert page.status_code == code, url
+        title, heading = _title_and_heading(page)
+        assert title == f"{words} - Trunkline", url
+        assert heading == words, url
+        assert "Dashboard" not in title and "Dashboard" not in heading
+        # The menu highlights no entry (it used to mark the dashboard as the page shown), and still lists the dashboard.
+        assert 'class="active' not in page.text, url
+        assert re.search(r'href="/admin/">\s*Dashboard</a>', page.text), url
+    # Signed out, the bare page is titled the same way.
+    page = browser.get("/tl-static/nothing-here.js")
+    assert page.status_code == 404 and _title_and_heading(page)[0] == "Not found (error 404) - Trunkline"
+
+
 def test_favicon_is_served_without_sign_in(browser, web):
     response = browser.get("/favicon.ico")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
