@@ -27,7 +27,16 @@ from app.services.audit import record
 from app.services.node_replacement import past_replacements, replace_node
 from app.web import forms, labels
 from app.web.security import web_actor
-from app.web.views.base import FAILED, ServiceModelView, commit, form_write, show_once
+from app.web.views.base import (
+    FAILED,
+    ServiceModelView,
+    commit,
+    form_write,
+    restore_failed_form,
+    show_once,
+    show_restored_errors,
+    stash_failed_form,
+)
 
 
 def _choices(query, key, label=None, blank: str | None = "— none —"):
@@ -270,11 +279,13 @@ class ClientView(ServiceModelView):
     @expose("/replace-node/", methods=("GET", "POST"))
     def replace_node_view(self):
         client = Session().get(Client, request.args.get("id", type=int) or 0) or abort(404)
-        form = forms.ReplaceNodeForm()
+        restored = restore_failed_form()  # the GET after a refused POST: the typed values and errors again
+        form = forms.ReplaceNodeForm(restored["values"]) if restored else forms.ReplaceNodeForm()
+        show_restored_errors(form, restored)
         if client.node is None:
             flash(f"Client {client.account_code} has no node to replace: edit the client to give it one.", "error")
             return redirect(self.get_url(".details_view", id=client.id), 303)
-        if request.method == "GET":
+        if request.method == "GET" and not restored:
             form.hosting_provider.data = form.hosting_provider.data or client.node.hosting_provider
             form.region.data = form.region.data or client.node.region
         if form.validate_on_submit():
@@ -287,6 +298,8 @@ class ClientView(ServiceModelView):
                     return show_once({"kind": "db", "label": f"database account of node {result.new_node.name}",
                                       "username": result.db_user, "password": result.db_password, "return_url": checklist_url})
                 return redirect(checklist_url, 303)
+        if request.method == "POST":  # refused: redirect to this form again (a refresh must not replace the node twice)
+            return stash_failed_form(form)
         return self.render("trunkline/replace_node.html", client=client, form=form, result=None,
                            return_url=self.get_url(".details_view", id=client.id))
 
