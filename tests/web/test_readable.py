@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import html as html_module
 import io
+import json
 import re
 
 import pytest
 from sqlalchemy import insert, select
 
 from app import calls
-from app.models import AuditEntry, Carrier, Node, PhoneNumber, PortOrder
+from app.models import AuditEntry, Carrier, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.services import carriers, clients, nodes, numbers, porting, trunks
 from app.services.audit import SYSTEM, Actor
@@ -234,6 +235,39 @@ def test_confirmations_name_what_they_act_on(as_role, web):
     page = html_module.unescape(b.get(f"/admin/client/replace-node/?id={clients.get(web, 'ACME').id}").text)
     assert f"Replace node {clients.get(web, 'ACME').node.name}" in page and "data-tl-confirm" in page
     assert web.get(PortOrder, order.id).status == "pending"
+
+
+def _row_facts(page: str) -> dict[str, dict]:
+    """{row name: its counts} from the list's row delete forms (what the bulk delete question adds up)."""
+    return {html_module.unescape(name): json.loads(html_module.unescape(facts))
+            for name, facts in re.findall(r'data-tl-name="([^"]*)" data-tl-facts="([^"]*)"', page)}
+
+
+def test_bulk_delete_question_gets_each_rows_name_and_counts_from_the_server(as_role, web):
+    b = as_role("operator")
+    page = b.get("/admin/trunk/?page_size=100").text
+    rows = _row_facts(page)
+    for trunk in web.scalars(select(Trunk)):
+        rung = len(web.scalars(select(PhoneNumber.id).where(PhoneNumber.trunk_id == trunk.id)).all())
+        assert rows[str(trunk)] == {"numbers": rung}, str(trunk)
+    words = json.loads(html_module.unescape(re.search(r"id=\"tl-bulk-delete\"[^>]*data-words='([^']*)'", page).group(1)))
+    assert words["one"] == "trunk" and words["many"] == "trunks" and words["lead"] == ["it still rings ", "they still ring "]
+    assert words["facts"] == {"numbers": ["1 number", "{count} numbers"]} and "refused" in words["refused"]
+    clients_rows = _row_facts(b.get("/admin/client/").text)
+    acme = clients.get(web, "ACME")
+    assert clients_rows["ACME"] == {"trunks": len(acme.trunks), "numbers": len(web.scalars(
+        select(PhoneNumber.id).where(PhoneNumber.client_id == acme.id)).all())}
+    carrier_rows = _row_facts(b.get("/admin/carrier/").text)
+    telus = carriers.get(web, "telus")
+    assert carrier_rows["telus"]["numbers"] == len(web.scalars(select(PhoneNumber.id).where(PhoneNumber.carrier_id == telus.id)).all())
+    node_rows = _row_facts(b.get("/admin/node/").text)
+    assert node_rows[acme.node.name] == {"clients": 1}
+    assert "Calls to them will no longer be routed." in b.get("/admin/number/").text
+    # A viewer has no delete: neither the words nor the rows' facts.
+    viewer_page = as_role("viewer").get("/admin/trunk/").text
+    assert 'id="tl-bulk-delete"' not in viewer_page and "data-tl-facts" not in viewer_page
+    # The script that words it is served.
+    assert "tlBulkDeleteQuestion" in b.get("/tl-static/trunkline.js").text
 
 
 def test_the_confirmation_script_is_served_under_the_csp(as_role, web):

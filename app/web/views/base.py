@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import warnings
 from typing import Any
@@ -273,13 +274,17 @@ class NamedDeleteRowAction(DeleteRowAction):
         # Hidden inputs written directly: rendering WTForms fields for every row cost about 1 ms a row.
         view = context.resolve("admin_view")
         label = view.row_label(row)
-        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}">'
+        # data-tl-name and data-tl-facts: what the bulk delete question says of this row when it is selected
+        # (trunkline.js sums the facts of the selected rows; ServiceModelView.bulk_delete_words words them).
+        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}" '
+                      'data-tl-name="{name}" data-tl-facts="{facts}">'
                       '<input id="id" name="id" type="hidden" value="{pk}"><input id="url" name="url" type="hidden" value="{url}">'
                       '<input id="csrf_token" name="csrf_token" type="hidden" value="{csrf}">'
                       '<button type="submit" title="{title}"><span class="fa fa-trash glyphicon glyphicon-trash"></span></button>'
                       "</form>").format(action=view.get_url(".delete_view"), question=view.delete_question(row),
                                         pk=view.get_pk_value(row), url=context.resolve("return_url"), csrf=generate_csrf(),
-                                        title=f"Delete {view.entity.replace('_', ' ')} {label}")
+                                        title=f"Delete {view.entity.replace('_', ' ')} {label}", name=view.bulk_name(row),
+                                        facts=json.dumps(view.delete_facts(row), separators=(",", ":")))
 
 
 class ReadOnlyView(SignedInView):
@@ -306,6 +311,8 @@ class ReadOnlyView(SignedInView):
 
 class ServiceModelView(SignedInView):
     """A model view whose create, update and delete call `service.save` / `service.delete`."""
+
+    list_template = "trunkline/list.html"  # Flask-Admin's list, plus the words of the bulk delete question
 
     service: Any = None
     form_class: type | None = None
@@ -371,6 +378,32 @@ class ServiceModelView(SignedInView):
     def delete_question(self, model) -> str:
         """The confirmation the delete button asks, naming the record (views add what else it affects)."""
         return f"Delete {self.entity.replace('_', ' ')} {self.row_label(model)}?"
+
+    # The bulk "With selected > Delete" question names the selected rows and sums what they still hold, e.g.
+    # "Delete 3 trunks (ACME/main, ACME/b, BETA/x)? They still ring 40 numbers, so the deletion will be refused ...".
+    # The counts are computed here, per row, into the list page (delete_facts); trunkline.js adds up those of the
+    # selected rows and words them with bulk_delete_words.
+
+    def bulk_name(self, model) -> str:
+        """The record's name in the bulk delete question (row_label unless shorter is clearer)."""
+        return self.row_label(model)
+
+    def delete_facts(self, model) -> dict[str, int]:
+        """What deleting this record would release, remove or be refused for, counted: {fact key: count}."""
+        return {}
+
+    # Wordings in pairs are (for one selected row, for several).
+    bulk_delete_lead: tuple[str, str] = ("", "")  # words before the facts, e.g. ("it still rings ", "they still ring ")
+    bulk_delete_facts: dict[str, tuple[str, str]] = {}  # fact key: (wording for a count of 1, for {count} > 1)
+    bulk_delete_refused = ""  # said after the facts when any is not zero (the service refuses such a delete)
+    bulk_delete_tail: tuple[str, str] = ("", "")  # said when every fact is zero (what the deletion does)
+
+    def bulk_delete_words(self) -> dict:
+        """How the bulk delete question is worded for this kind of record (read by trunkline.js)."""
+        noun = self.entity.replace("_", " ")
+        return {"one": noun, "many": getattr(self, "entity_plural", noun + "s"), "lead": list(self.bulk_delete_lead),
+                "facts": {key: list(words) for key, words in self.bulk_delete_facts.items()},
+                "refused": self.bulk_delete_refused, "tail": list(self.bulk_delete_tail)}
 
     def delete_one(self, model, actor) -> None:
         self.service.delete(Session(), model, actor)

@@ -84,6 +84,14 @@ class CarrierView(ServiceModelView):
                       "dial_format": labels.choices(labels.FORMATS)}
     details_template = "trunkline/carrier_details.html"
 
+    bulk_delete_lead = ("it holds ", "they hold ")
+    bulk_delete_facts = {"numbers": ("1 number", "{count} numbers")}
+    bulk_delete_refused = "so the deletion will be refused (nothing is deleted) until those are ported to another carrier."
+    bulk_delete_tail = ("Calls can no longer go through it.", "Calls can no longer go through them.")
+
+    def delete_facts(self, model):
+        return {"numbers": Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.carrier_id == model.id)) or 0}
+
     def delete_question(self, model):
         held = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.carrier_id == model.id)) or 0
         if held:
@@ -162,6 +170,13 @@ class NodeView(ServiceModelView):
                          "live": lambda v, c, m, n: _node_live_cell(m)}
     column_list = column_list + ["live"]  # the node's live state (AMI), asked for the whole page at once in get_list
     details_template = "trunkline/node_details.html"
+
+    bulk_delete_lead = ("it serves a client", "")
+    bulk_delete_facts = {"clients": ("1 of them serves a client", "{count} of them serve a client")}
+    bulk_delete_refused = "so the deletion will be refused (nothing is deleted): replace such a node from its client's page."
+
+    def delete_facts(self, model):
+        return {"clients": Session().scalar(select(func.count()).select_from(Client).where(Client.node_id == model.id)) or 0}
 
     def delete_question(self, model):
         served = Session().scalar(select(Client.account_code).where(Client.node_id == model.id))
@@ -252,6 +267,18 @@ class ClientView(ServiceModelView):
 
     def delete_question(self, model):
         return f"Delete client {model.account_code} ({model.name})?"
+
+    bulk_delete_lead = ("it still has ", "they still have ")
+    bulk_delete_facts = {"trunks": ("1 trunk", "{count} trunks"), "numbers": ("1 number", "{count} numbers")}
+    bulk_delete_refused = "so the deletion will be refused (nothing is deleted): remove or move those first."
+
+    def bulk_name(self, model):
+        return model.account_code
+
+    def delete_facts(self, model):
+        session = Session()
+        return {"trunks": session.scalar(select(func.count()).select_from(Trunk).where(Trunk.client_id == model.id)) or 0,
+                "numbers": session.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.client_id == model.id)) or 0}
 
     def get_query(self):
         return super().get_query().options(joinedload(Client.node))
@@ -412,6 +439,14 @@ class TrunkView(ServiceModelView):
                                 "e911_number": lambda v, c, m, n: m.e911_number.e164 if m.e911_number else ""}
     details_template = "trunkline/trunk_details.html"
 
+    bulk_delete_lead = ("it still rings ", "they still ring ")
+    bulk_delete_facts = {"numbers": ("1 number", "{count} numbers")}
+    bulk_delete_refused = ("so the deletion will be refused (nothing is deleted): a trunk's own page deletes it and releases "
+                           "its numbers.")
+
+    def delete_facts(self, model):
+        return {"numbers": Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == model.id)) or 0}
+
     def delete_question(self, model):
         count = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == model.id)) or 0
         if count:
@@ -518,6 +553,8 @@ class NumberView(ServiceModelView):
 
     def row_label(self, model):
         return display(model.e164)
+
+    bulk_delete_tail = ("Calls to it will no longer be routed.", "Calls to them will no longer be routed.")
 
     def delete_question(self, model):
         owner = f" of client {model.client.account_code}" if model.client else ""
