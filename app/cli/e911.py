@@ -14,6 +14,8 @@ from app.errors import E911Unresolved
 from app.numbering import FORMAT_LABELS, NumberFormat
 from app.services import trunks
 
+UNRESOLVED_EXIT = 3  # `e911 resolve`: nothing resolves (documented in README.md, "E911 cascade")
+
 
 def register(app: Flask) -> None:
     """Attach the e911 group."""
@@ -29,7 +31,12 @@ def register(app: Flask) -> None:
     @domain_command
     @read_command
     def resolve_cmd(trunk_ref: str, caller_id: str | None, as_json: bool):
-        """Show the number a 911 call would present, the level it came from, the carrier and the digits sent."""
+        """Show the number a 911 call would present, the level it came from, the carrier and the digits sent.
+
+        \b
+        Exit status: 0 resolved; 3 nothing resolves (the reason for each level on stderr);
+        1 a wrong trunk or caller ID (one line); 2 a usage error (a missing or unknown option).
+        """
         account, sep, name = trunk_ref.partition("/")
         if not sep or not account or not name:
             fail(f"--trunk must be ACCOUNT_CODE/TRUNK_NAME, not '{trunk_ref}'")
@@ -37,7 +44,8 @@ def register(app: Flask) -> None:
         try:
             route = resolve_e911(Session(), trunk, caller_id)
         except E911Unresolved as exc:
-            fail(str(exc), code=2)
+            # 3, not 2: click already uses 2 for usage errors, and a script must tell "no E911 route" from a typo.
+            fail(str(exc), code=UNRESOLVED_EXIT)
         if as_json:
             click.echo(json.dumps(route.as_dict()))
             return

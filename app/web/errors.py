@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, request
+from flask_admin import BaseView, expose
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -23,8 +24,30 @@ ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width
         '<path d="M3 5h10M8 5v8" stroke="#fff" stroke-width="2"/></svg>')
 
 
+def page_title(code: int, title: str) -> str:
+    """The browser tab's title of an error page, in the admin's "Page - Trunkline" style: "Not found (error 404) - Trunkline"."""
+    return f"{title} (error {code}) - Trunkline"
+
+
+class ErrorPageView(BaseView):
+    """Renders an error page in the admin layout without being a page of its own: not in the menu and not registered,
+    so the tab's title, the heading and the highlighted menu entry are the error's, not the dashboard's (the view that
+    renders a page names it in Flask-Admin's layout)."""
+
+    def __init__(self, admin, code: int, title: str):
+        super().__init__(name=f"{title} (error {code})", endpoint=f"tl_error_{code}")
+        self.admin = admin
+
+    def is_visible(self) -> bool:
+        return False
+
+    @expose("/")
+    def index(self):  # Flask-Admin requires a default view; never routed (the view is not added to the admin)
+        return error_page(404)
+
+
 def _plain(code: int, title: str, text: str) -> Response:
-    body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body>"
+    body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{page_title(code, title)}</title></head><body>"
             f"<h1>{title}</h1><p>{text}</p><p><a href=\"/admin/\">Dashboard</a></p></body></html>")
     return Response(body, status=code, mimetype="text/html")
 
@@ -36,8 +59,9 @@ def error_page(code: int, detail: str | None = None):
         return _plain(code, title, text)
     admin = current_app.extensions["trunkline_admin"]
     try:
-        return admin.index_view.render("trunkline/error.html", code=code, title=title, text=text, detail=detail,
-                                       path=request.path), code
+        view = ErrorPageView(admin, code, title)
+        return view.render("trunkline/error.html", code=code, title=title, tab_title=page_title(code, title), text=text,
+                           detail=detail, path=request.path), code
     except Exception:  # noqa: BLE001 - the layout itself failed (e.g. the database is down): still answer plainly
         log.exception("error page %s could not be rendered in the admin layout", code)
         return _plain(code, title, text)

@@ -4,7 +4,8 @@ Redirect after every POST (a refresh never re-posts a form), yet a generated pas
 session cookie (signed, not encrypted) nor be shown twice. So the payload is written server-side under
 instance/once/ (0600, one file per random token, any worker can read it), the session keeps only the token, and the
 first GET deletes the file: a refresh, a second tab or a replayed cookie finds nothing. Unread payloads expire
-after ONCE_TTL seconds.
+after ONCE_TTL seconds. A refused form's typed values wait the same way, under their own session key
+(app.web.views.base.stash_failed_form).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def _purge(folder: Path) -> None:
                 path.unlink()
 
 
-def put(payload: dict) -> None:
-    """Keep `payload` (JSON-safe) for the signed-in user's next show-once page."""
+def put(payload: dict, key: str = SESSION_KEY) -> None:
+    """Keep `payload` (JSON-safe) for the signed-in user's next show-once page (or, with another session `key`, for the
+    next page that takes that key: a failed form's values, app.web.views.base.stash_failed_form)."""
     folder = _folder()
     _purge(folder)
     token = secrets.token_hex(16)
@@ -48,12 +50,13 @@ def put(payload: dict) -> None:
     with open(path, "x", encoding="utf-8") as out:
         path.chmod(0o600)
         json.dump({"user_id": current_user.id, "created": time.time(), "payload": payload}, out)
-    session[SESSION_KEY] = token
+    session[key] = token
 
 
-def take() -> dict | None:
-    """The payload kept for this session, removed as it is read; None when already shown, expired or someone else's."""
-    token = session.pop(SESSION_KEY, None)
+def take(key: str = SESSION_KEY) -> dict | None:
+    """The payload kept for this session under `key`, removed as it is read; None when already shown, expired or
+    someone else's."""
+    token = session.pop(key, None)
     if not token or not _TOKEN_RE.match(str(token)):
         return None
     path = _folder() / f"{token}.json"

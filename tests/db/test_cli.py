@@ -49,8 +49,26 @@ def test_e911_resolve_unresolved_exits_non_zero_with_reason(run):
     clients.save(Session(), {"name": "New", "account_code": "NEWCO", "node": "cl-newco"}, SYSTEM)
     trunks.save(Session(), {"client": "NEWCO", "name": "pbx", "source_addresses": "198.18.50.1"}, SYSTEM)
     result = run("e911", "resolve", "--trunk", "NEWCO/pbx", "--json")
+    # 3, told apart from click's usage errors (2) and the one-line wrong arguments (1); the reason on stderr only.
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert "no E911 number resolves for trunk NEWCO/pbx: trunk level: not set; client level: not set" in result.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("--trunk", "ACME/main", "--no-such-option"), ("--trunk",)])
+def test_e911_resolve_usage_errors_exit_2(run, args):
+    result = run("e911", "resolve", *args)
     assert result.exit_code == 2
-    assert "no E911 number resolves for trunk NEWCO/pbx: trunk level: not set; client level: not set" in result.output
+    assert result.stdout == ""
+    assert result.stderr.rstrip().splitlines()[-1].startswith("Error: ")
+    assert "Traceback" not in result.output
+
+
+def test_e911_resolve_help_states_the_exit_statuses(run):
+    result = run("e911", "resolve", "--help")
+    assert result.exit_code == 0
+    assert "3 nothing resolves" in result.stdout
+    assert "2 a usage error" in result.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -76,6 +77,15 @@ class Browser:
             data.setdefault("csrf_token", self.token or self.refresh_token())
         kw.setdefault("environ_base", {"REMOTE_ADDR": self.address})
         return self.client.post(url, data=data, **kw)
+
+    def refused(self, url, data=None, **kw):
+        """POST a form the view refuses: it must answer 303 to the same form's address (redirect after POST; the typed
+        values and errors kept for one GET, app.web.views.base.stash_failed_form); returns the page that GET shows."""
+        posted = self.post(url, data, **kw)
+        assert posted.status_code == 303, (posted.status_code, posted.text[:300])
+        location = posted.headers["Location"]
+        assert urlsplit(location).path == urlsplit(url).path and "tl_form=" in location, location
+        return self.get(location)
 
 
 @pytest.fixture

@@ -129,9 +129,9 @@ def test_admin_manages_users_in_the_web(as_role, web):
     password = page.text.split('id="tl-secret-password">')[1].split("<")[0]
     assert Browser(b.client.application.test_client()).sign_in("new@example.test", password).status_code == 302
     assert password not in b.get(posted.headers["Location"]).text
-    assert b.post("/admin/user/new/", {"email": "bad", "role": "viewer", "active": "y", "password": ""}).status_code == 200
+    assert b.refused("/admin/user/new/", {"email": "bad", "role": "viewer", "active": "y", "password": ""}).status_code == 200
     me = web.scalar(select(User).where(User.email == "admin@example.test"))
-    page = b.post(f"/admin/user/edit/?id={me.id}", {"email": "admin@example.test", "role": "viewer", "active": "y", "password": ""})
+    page = b.refused(f"/admin/user/edit/?id={me.id}", {"email": "admin@example.test", "role": "viewer", "active": "y", "password": ""})
     assert "you cannot remove your own admin role" in page.text
     web.expire_all()
     assert web.get(User, me.id).role == "admin"

@@ -218,6 +218,8 @@ def test_carrier_node_audit_and_error_pages_read_well(sync_playwright, live_serv
             problems.clear()
             tab.goto(f"{base}/admin/trunk/details/?id=99999")
             assert "Not found" in text(tab) and tab.locator("#tl-sign-out").count() == 1
+            assert tab.title() == "Not found (error 404) - Trunkline"  # the tab names the error, not "Dashboard"
+            assert tab.locator("h4.mb-4").inner_text().strip() == "Not found (error 404)"
             assert tab.locator("a.nav-link:has-text('Carriers')").count() >= 1
             shot(tab, "28-error-404")
             assert problems and problems[0].startswith("404 ")  # the page itself, nothing else
@@ -242,6 +244,7 @@ def test_carrier_node_audit_and_error_pages_read_well(sync_playwright, live_serv
             tab.wait_for_url(f"{base}/admin/")
             tab.goto(f"{base}/admin/user/")
             assert "Not allowed" in text(tab) and tab.locator("#tl-sign-out").count() == 1
+            assert tab.title() == "Not allowed (error 403) - Trunkline"
             shot(tab, "29-error-403")
         finally:
             context.close()

@@ -23,7 +23,7 @@ def _text(page) -> str:
 
 def test_client_form_reads_full_width_digits_and_asks_for_a_node(as_role, web):
     b = as_role("operator")
-    page = b.post("/admin/client/new/", {**CLIENT_FORM, "status": "active", "max_channels": "３０"})
+    page = b.refused("/admin/client/new/", {**CLIENT_FORM, "status": "active", "max_channels": "３０"})
     assert page.status_code == 200
     assert "an active client needs its client-facing node" in field_errors(page.text, "node")
     node, _ = nodes.save(web, {"name": "cl-umbrella", "role": "client", "public_ip": "192.0.2.94", "hosting_provider": "Vultr"}, SYSTEM)
@@ -45,14 +45,14 @@ def test_node_form_reads_full_width_address_and_port(as_role, web):
 
 def test_carrier_form_refuses_credentials_for_ip_and_networks_without_host(as_role, web):
     b = as_role("operator")
-    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "username": "acct-42", "password": "Typed-Password-123"})
+    page = b.refused("/admin/carrier/new/", {**CARRIER_FORM, "username": "acct-42", "password": "Typed-Password-123"})
     assert page.status_code == 200
     assert "is not used: this carrier is identified by its IP addresses (auth ip)" in field_errors(page.text, "username")
-    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "signalling_addresses": "203.0.113.5 203.0.113.999 10.1.1.1/8 ｘ"})
+    page = b.refused("/admin/carrier/new/", {**CARRIER_FORM, "signalling_addresses": "203.0.113.5 203.0.113.999 10.1.1.1/8 ｘ"})
     addresses = field_errors(page.text, "signalling_addresses")
     assert ("'203.0.113.999' is not an IP address or CIDR network; '10.1.1.1/8' has host bits set: did you mean "
             "10.0.0.0/8?; 'x' is not an IP address or CIDR network") in addresses
-    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "signalling_addresses": "203.0.113.0/28"})
+    page = b.refused("/admin/carrier/new/", {**CARRIER_FORM, "signalling_addresses": "203.0.113.0/28"})
     assert "add the host that receives calls (for example 203.0.113.1)" in field_errors(page.text, "signalling_addresses")
 
 

@@ -28,10 +28,10 @@ def test_operator_adds_a_replica_and_the_list_shows_the_pools(as_role, web):
     assert "db-ovh-r1" in listing and "10.0.0.11" in listing
     # The demo's 5 live nodes: the OVHcloud ones read db-ovh-r1 first; every node may fall back on each server.
     assert "normally" in listing and "at worst (5 nodes)" in listing
-    again = b.post("/admin/db_server/new/", {**SERVER_FORM, "name": "db-second", "host": "10.0.0.12", "role": "primary"})
+    again = b.refused("/admin/db_server/new/", {**SERVER_FORM, "name": "db-second", "host": "10.0.0.12", "role": "primary"})
     assert again.status_code == 200 and "db-primary is already the primary" in again.text
     server = web.scalar(select(DbServer).where(DbServer.name == "db-ovh-r1"))
-    edit = b.post(f"/admin/db_server/edit/?id={server.id}", {**SERVER_FORM, "role": "primary"})
+    edit = b.refused(f"/admin/db_server/edit/?id={server.id}", {**SERVER_FORM, "role": "primary"})
     assert "roles change only by promoting a replica" in edit.text
     page = b.get(f"/admin/db_server/edit/?id={server.id}").text
     assert re.search(r'<select[^>]*disabled[^>]*name="role"|<select[^>]*name="role"[^>]*disabled', page), "the role is not offered"

@@ -28,7 +28,7 @@ def field_errors(html: str, field: str) -> str:
 def test_invalid_carrier_shows_plain_errors_at_each_field(as_role, web):
     b = as_role("operator")
     before = audit_count(web)
-    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "name": "New Tel!", "signalling_addresses": "203.0.113.7/24", "port": "99999"})
+    page = b.refused("/admin/carrier/new/", {**CARRIER_FORM, "name": "New Tel!", "signalling_addresses": "203.0.113.7/24", "port": "99999"})
     assert page.status_code == 200
     assert "is not allowed: use 1-32 lowercase letters" in field_errors(page.text, "name")
     assert "has host bits set: did you mean 203.0.113.0/24?" in field_errors(page.text, "signalling_addresses")
@@ -45,15 +45,15 @@ def test_invalid_carrier_shows_plain_errors_at_each_field(as_role, web):
 
 def test_number_errors_say_why(as_role, web):
     b = as_role("operator")
-    page = b.post("/admin/number/new/", {**NUMBER_FORM, "number": "204-411-1234"})
+    page = b.refused("/admin/number/new/", {**NUMBER_FORM, "number": "204-411-1234"})
     assert "N11 code" in field_errors(page.text, "number")
-    page = b.post("/admin/number/new/", {**NUMBER_FORM, "number": "44 20 7946 0000"})
+    page = b.refused("/admin/number/new/", {**NUMBER_FORM, "number": "44 20 7946 0000"})
     assert "NANP" in field_errors(page.text, "number") or "digits" in field_errors(page.text, "number")
-    page = b.post("/admin/number/new/", {**NUMBER_FORM, "number": "416 555 2301"})
+    page = b.refused("/admin/number/new/", {**NUMBER_FORM, "number": "416 555 2301"})
     assert "already exists (client GLOBEX)" in field_errors(page.text, "number")
-    page = b.post("/admin/number/new/", {**NUMBER_FORM, "trunk": "pbx"})
+    page = b.refused("/admin/number/new/", {**NUMBER_FORM, "trunk": "pbx"})
     assert "client ACME has no trunk named 'pbx'" in field_errors(page.text, "trunk")
-    page = b.post("/admin/number/new/", {**NUMBER_FORM, "e911_registered": "y", "carrier": "telus", "e911_address": ""})
+    page = b.refused("/admin/number/new/", {**NUMBER_FORM, "e911_registered": "y", "carrier": "telus", "e911_address": ""})
     assert "the service address registered for 911 is required" in field_errors(page.text, "e911_address")
     assert web.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.e164 == "+12045551299")) == 0
 
@@ -236,7 +236,7 @@ def test_numbers_search_by_prefix_filters_and_export(as_role, web):
 def test_port_order_completion_moves_all_numbers_and_e911_follows(as_role, web):
     b = as_role("operator")
     form = {"from_carrier": "telus", "to_carrier": "bell", "due_date": "2026-12-01", "numbers": "204-555-1201\n416-555-2301"}
-    page = b.post("/admin/port_order/new/", form)
+    page = b.refused("/admin/port_order/new/", form)
     assert "+14165552301 is held by carrier bell, not telus" in field_errors(page.text, "numbers")
     form["numbers"] = "204-555-1201\n(204) 555-1202"
     page = b.post("/admin/port_order/new/", form)
@@ -365,9 +365,9 @@ def test_node_page_render_hint_is_a_command_that_works(as_role, web, tmp_path):
 def test_node_replacement_moves_the_client_and_says_what_to_do(as_role, web):
     client = clients.get(web, "ACME")
     b = as_role("operator")
-    page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-new", "public_ip": "192.0.2.21"})
+    page = b.refused(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-new", "public_ip": "192.0.2.21"})
     assert "is the address of the node being replaced (192.0.2.21)" in field_errors(page.text, "public_ip")
-    page = b.post(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor3", "public_ip": "192.0.2.31"})
+    page = b.refused(f"/admin/client/replace-node/?id={client.id}", {"name": "cl-vultr-tor3", "public_ip": "192.0.2.31"})
     assert "node cl-vultr-tor3 already has this name" in field_errors(page.text, "name")
     assert clients.get(web, "ACME").node.name == "cl-ovh-bhs7"
     form_page = b.get(f"/admin/client/replace-node/?id={client.id}").text
@@ -426,7 +426,7 @@ def test_carrier_form_sets_the_privacy_mode_and_refuses_an_unknown_one(as_role, 
     b = as_role("operator")
     page = b.get("/admin/carrier/new/").text
     assert "Caller-ID privacy" in page and "Remote-Party-ID" in page and "911 calls ignore privacy" in page
-    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "privacy_mode": "isup"})
+    page = b.refused("/admin/carrier/new/", {**CARRIER_FORM, "privacy_mode": "isup"})
     assert page.status_code == 200 and "Not a valid choice" in field_errors(page.text, "privacy_mode")
     assert web.scalar(select(Carrier).where(Carrier.name == "newtel")) is None
     assert b.post("/admin/carrier/new/", {**CARRIER_FORM, "privacy_mode": "rpid"}).status_code == 302

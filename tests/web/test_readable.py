@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import html as html_module
 import io
+import json
 import re
 
 import pytest
 from sqlalchemy import insert, select
 
 from app import calls
-from app.models import AuditEntry, Carrier, Node, PhoneNumber, PortOrder
+from app.models import AuditEntry, Carrier, Node, PhoneNumber, PortOrder, Trunk
 from app.models.realtime import REALTIME_TABLES
 from app.services import carriers, clients, nodes, numbers, porting, trunks
 from app.services.audit import SYSTEM, Actor
@@ -174,6 +175,40 @@ def test_500_page_is_in_the_admin_layout_and_says_nothing_was_saved(app, as_role
     assert "/admin/carrier/" in page.text
 
 
+def _title_and_heading(page) -> tuple[str, str]:
+    title = re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)
+    heading = re.search(r'<h4 class="mb-4"[^>]*>(.*?)</h4>', page.text, re.S)
+    return plain(title).strip(), plain(heading.group(1)).strip() if heading else ""
+
+
+def test_error_pages_are_titled_by_the_error_not_dashboard(app, as_role, browser, web):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/admin/boom-for-title-test")
+    def boom():
+        raise RuntimeError("boom")
+
+    viewer = as_role("viewer")
+    expected = {
+        "/admin/nothing-here/": (404, "Not found (error 404)"),
+        "/admin/user/": (403, "Not allowed (error 403)"),
+        "/admin/boom-for-title-test": (500, "Something went wrong on the server (error 500)"),
+    }
+    for url, (code, words) in expected.items():
+        page = viewer.get(url)
+        assert page.status_code == code, url
+        title, heading = _title_and_heading(page)
+        assert title == f"{words} - Trunkline", url
+        assert heading == words, url
+        assert "Dashboard" not in title and "Dashboard" not in heading
+        # The menu highlights no entry (it used to mark the dashboard as the page shown), and still lists the dashboard.
+        assert 'class="active' not in page.text, url
+        assert re.search(r'href="/admin/">\s*Dashboard</a>', page.text), url
+    # Signed out, the bare page is titled the same way.
+    page = browser.get("/tl-static/nothing-here.js")
+    assert page.status_code == 404 and _title_and_heading(page)[0] == "Not found (error 404) - Trunkline"
+
+
 def test_favicon_is_served_without_sign_in(browser, web):
     response = browser.get("/favicon.ico")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
@@ -200,6 +235,39 @@ def test_confirmations_name_what_they_act_on(as_role, web):
     page = html_module.unescape(b.get(f"/admin/client/replace-node/?id={clients.get(web, 'ACME').id}").text)
     assert f"Replace node {clients.get(web, 'ACME').node.name}" in page and "data-tl-confirm" in page
     assert web.get(PortOrder, order.id).status == "pending"
+
+
+def _row_facts(page: str) -> dict[str, dict]:
+    """{row name: its counts} from the list's row delete forms (what the bulk delete question adds up)."""
+    return {html_module.unescape(name): json.loads(html_module.unescape(facts))
+            for name, facts in re.findall(r'data-tl-name="([^"]*)" data-tl-facts="([^"]*)"', page)}
+
+
+def test_bulk_delete_question_gets_each_rows_name_and_counts_from_the_server(as_role, web):
+    b = as_role("operator")
+    page = b.get("/admin/trunk/?page_size=100").text
+    rows = _row_facts(page)
+    for trunk in web.scalars(select(Trunk)):
+        rung = len(web.scalars(select(PhoneNumber.id).where(PhoneNumber.trunk_id == trunk.id)).all())
+        assert rows[str(trunk)] == {"numbers": rung}, str(trunk)
+    words = json.loads(html_module.unescape(re.search(r"id=\"tl-bulk-delete\"[^>]*data-words='([^']*)'", page).group(1)))
+    assert words["one"] == "trunk" and words["many"] == "trunks" and words["lead"] == ["it still rings ", "they still ring "]
+    assert words["facts"] == {"numbers": ["1 number", "{count} numbers"]} and "refused" in words["refused"]
+    clients_rows = _row_facts(b.get("/admin/client/").text)
+    acme = clients.get(web, "ACME")
+    assert clients_rows["ACME"] == {"trunks": len(acme.trunks), "numbers": len(web.scalars(
+        select(PhoneNumber.id).where(PhoneNumber.client_id == acme.id)).all())}
+    carrier_rows = _row_facts(b.get("/admin/carrier/").text)
+    telus = carriers.get(web, "telus")
+    assert carrier_rows["telus"]["numbers"] == len(web.scalars(select(PhoneNumber.id).where(PhoneNumber.carrier_id == telus.id)).all())
+    node_rows = _row_facts(b.get("/admin/node/").text)
+    assert node_rows[acme.node.name] == {"clients": 1}
+    assert "Calls to them will no longer be routed." in b.get("/admin/number/").text
+    # A viewer has no delete: neither the words nor the rows' facts.
+    viewer_page = as_role("viewer").get("/admin/trunk/").text
+    assert 'id="tl-bulk-delete"' not in viewer_page and "data-tl-facts" not in viewer_page
+    # The script that words it is served.
+    assert "tlBulkDeleteQuestion" in b.get("/tl-static/trunkline.js").text
 
 
 def test_the_confirmation_script_is_served_under_the_csp(as_role, web):

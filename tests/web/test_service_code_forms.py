@@ -23,7 +23,7 @@ def test_forms_show_the_new_fields_with_their_help(as_role, web):
 
 def test_client_form_refuses_blocking_988_with_the_reason_and_saves_other_codes(as_role, web):
     b = as_role("operator")
-    page = b.post("/admin/client/new/", {**CLIENT_FORM, "blocked_service_codes": "411 988"})
+    page = b.refused("/admin/client/new/", {**CLIENT_FORM, "blocked_service_codes": "411 988"})
     assert page.status_code == 200
     assert "988 can never be blocked: 988 is the suicide crisis line" in field_errors(page.text, "blocked_service_codes")
     assert "Nothing was saved" in page.text
@@ -38,7 +38,7 @@ def test_client_form_refuses_blocking_988_with_the_reason_and_saves_other_codes(
 
 def test_carrier_form_saves_service_codes_and_refuses_bad_ones_and_bad_usernames(as_role, web):
     b = as_role("operator")
-    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "service_codes": "311 912", "auth_mode": "register",
+    page = b.refused("/admin/carrier/new/", {**CARRIER_FORM, "service_codes": "311 912", "auth_mode": "register",
                                           "username": "1234 567@sip.example", "password": "Reg-Password-123456"})
     assert page.status_code == 200
     assert "912: not a service code" in field_errors(page.text, "service_codes")

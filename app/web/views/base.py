@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
+import secrets
 import warnings
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -17,6 +20,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from wtforms import PasswordField
 from wtforms.fields.core import UnboundField
 
 from app import projection
@@ -75,6 +80,74 @@ def form_write(form, write):
         flash(str(exc), "error")
         return FAILED
     return result
+
+
+# --- Redirect after a failed POST ---------------------------------------------------------------------------------------
+# A form refused by validation or by a service is not rendered as the POST's answer (a refresh would post it again):
+# its typed values and field errors are kept server-side (app.web.once, under FORM_KEY: a file read once, the session
+# holds only its token), the POST answers 303 to the form's own address plus FORM_MARK=<nonce>, and that GET shows the
+# same form, values and errors; the flashed messages wait in the session as usual. Single use: the first GET of a form
+# takes the stash whatever it is, and uses it only on the address and view it was made for (so it cannot fill another
+# form); a refresh then shows the form as the server has it (empty, or the saved record). Passwords are never kept:
+# the user types them again (the flash says so).
+
+FORM_KEY = "tl_form"
+FORM_MARK = "tl_form"
+RETYPE_PASSWORD = "Passwords are not kept after a refused save: type the password again."
+EXPIRED_TOKEN = "The form had expired (its security token was missing or too old): check the values and save again."
+
+
+def _form_address() -> str:
+    """This request's path and query without the FORM_MARK parameter, sorted: what a stash is bound to."""
+    args = sorted((k, v) for k, values in request.args.lists() if k != FORM_MARK for v in values)
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
+def secret_names(form, extra=()) -> set[str]:
+    """Names of the form's fields that must never be kept: password fields, and the view's own secret fields."""
+    return {f.name for f in form if isinstance(f, PasswordField)} | set(extra)
+
+
+def stash_failed_form(form, secret_fields=()):
+    """Keep the refused form's values (secrets and `secret_fields` left out) and field errors for one GET of this same
+    view and address (restore_failed_form); answer 303 there."""
+    hidden = secret_names(form, secret_fields)
+    if any(request.form.get(name) for name in hidden):
+        flash(RETYPE_PASSWORD, "warning")
+    csrf = getattr(form, "csrf_token", None)
+    if csrf is not None and csrf.errors:
+        flash(EXPIRED_TOKEN, "error")
+    names = [f.name for f in form if f.name != "csrf_token" and f.name not in hidden]
+    nonce = secrets.token_hex(8)
+    once.put({"view": request.endpoint, "address": _form_address(), "nonce": nonce,
+              "values": {name: request.form.getlist(name) for name in names if name in request.form},
+              # Errors of every field, password fields too (a message never holds the typed value).
+              "errors": {f.name: [str(e) for e in f.errors] for f in form if f.name != "csrf_token" and f.errors}},
+             key=FORM_KEY)
+    args = [(k, v) for k, values in request.args.lists() if k != FORM_MARK for v in values] + [(FORM_MARK, nonce)]
+    return redirect(f"{request.path}?{urlencode(args)}", 303)
+
+
+def restore_failed_form() -> dict | None:
+    """On a GET: the stash made for this view (endpoint) and address, taken once: {"values": MultiDict of the typed
+    values, "errors": {field: [message]}}; else None.
+
+    Any stash waiting is consumed by the first form GET, so a stale one never shows up later."""
+    if request.method != "GET" or (FORM_KEY not in session and FORM_MARK not in request.args):
+        return None
+    stash = once.take(FORM_KEY)
+    if (stash is None or stash.get("view") != request.endpoint or stash.get("nonce") != request.args.get(FORM_MARK)
+            or stash.get("address") != _form_address()):
+        return None
+    return {"values": MultiDict([(k, v) for k, values in stash["values"].items() for v in values]), "errors": stash["errors"]}
+
+
+def show_restored_errors(form, restored: dict | None) -> None:
+    """Put the stashed field errors back under their fields (after the form is built from the stashed values)."""
+    for name, messages in (restored or {}).get("errors", {}).items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(messages)
 
 
 class SignedInView(ModelView):
@@ -145,6 +218,54 @@ class SignedInView(ModelView):
                 abort(404)
         return None
 
+    # Redirect after a failed create/edit POST (see stash_failed_form): every model view's forms, whatever builds them.
+
+    def form_data(self):
+        """The data a form is built from: the POST, or on the GET after a refused POST its stashed values, else None."""
+        restored = g.get("tl_restored")
+        return restored["values"] if restored is not None else get_form_data()
+
+    def create_form(self, obj=None):
+        return self._create_form_class(self.form_data(), obj=obj)
+
+    def edit_form(self, obj=None):
+        return self._edit_form_class(self.form_data(), obj=obj)
+
+    def render(self, template, **kwargs):
+        form = kwargs.get("form")
+        if form is not None and template in (self.create_template, self.edit_template, self.create_modal_template,
+                                             self.edit_modal_template):
+            if g.get("tl_failed_post"):
+                # The POST was refused: answer with a redirect instead (the caller sees tl_failed_form); render
+                # nothing, so the flashed messages stay in the session for the page after the redirect.
+                g.tl_failed_form = form
+                return ""
+            show_restored_errors(form, g.get("tl_restored"))
+        return super().render(template, **kwargs)
+
+    def _redirect_failed_post(self, respond):
+        """Run a create/edit view; a POST it would answer with the form again answers 303 to a GET showing it."""
+        if request.method == "POST":
+            g.tl_failed_post = True
+            try:
+                response = respond()
+            finally:
+                g.tl_failed_post = False
+            form = g.pop("tl_failed_form", None)
+            if form is None:
+                return response
+            return stash_failed_form(form, getattr(self, "secret_fields", ()))
+        g.tl_restored = restore_failed_form()
+        return respond()
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        return self._redirect_failed_post(super().create_view)
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self):
+        return self._redirect_failed_post(super().edit_view)
+
 
 class NamedDeleteRowAction(DeleteRowAction):
     """The list's delete button, asking a question that names the record (see ServiceModelView.delete_question)."""
@@ -153,13 +274,17 @@ class NamedDeleteRowAction(DeleteRowAction):
         # Hidden inputs written directly: rendering WTForms fields for every row cost about 1 ms a row.
         view = context.resolve("admin_view")
         label = view.row_label(row)
-        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}">'
+        # data-tl-name and data-tl-facts: what the bulk delete question says of this row when it is selected
+        # (trunkline.js sums the facts of the selected rows; ServiceModelView.bulk_delete_words words them).
+        return Markup('<form class="icon" method="POST" action="{action}" data-tl-confirm="{question}" '
+                      'data-tl-name="{name}" data-tl-facts="{facts}">'
                       '<input id="id" name="id" type="hidden" value="{pk}"><input id="url" name="url" type="hidden" value="{url}">'
                       '<input id="csrf_token" name="csrf_token" type="hidden" value="{csrf}">'
                       '<button type="submit" title="{title}"><span class="fa fa-trash glyphicon glyphicon-trash"></span></button>'
                       "</form>").format(action=view.get_url(".delete_view"), question=view.delete_question(row),
                                         pk=view.get_pk_value(row), url=context.resolve("return_url"), csrf=generate_csrf(),
-                                        title=f"Delete {view.entity.replace('_', ' ')} {label}")
+                                        title=f"Delete {view.entity.replace('_', ' ')} {label}", name=view.bulk_name(row),
+                                        facts=json.dumps(view.delete_facts(row), separators=(",", ":")))
 
 
 class ReadOnlyView(SignedInView):
@@ -187,6 +312,8 @@ class ReadOnlyView(SignedInView):
 class ServiceModelView(SignedInView):
     """A model view whose create, update and delete call `service.save` / `service.delete`."""
 
+    list_template = "trunkline/list.html"  # Flask-Admin's list, plus the words of the bulk delete question
+
     service: Any = None
     form_class: type | None = None
     secret_fields: tuple[str, ...] = ()  # kept when left empty on edit, never pre-filled
@@ -206,12 +333,12 @@ class ServiceModelView(SignedInView):
         """Fill select choices; called for every form instance."""
 
     def create_form(self, obj=None):
-        form = self.form_class(get_form_data())
+        form = self.form_class(self.form_data())
         self.prepare_form(form, None)
         return form
 
     def edit_form(self, obj=None):
-        formdata = get_form_data()
+        formdata = self.form_data()
         form = self.form_class(formdata, data=None if formdata else self.initial(obj))
         self.prepare_form(form, obj)
         return form
@@ -251,6 +378,32 @@ class ServiceModelView(SignedInView):
     def delete_question(self, model) -> str:
         """The confirmation the delete button asks, naming the record (views add what else it affects)."""
         return f"Delete {self.entity.replace('_', ' ')} {self.row_label(model)}?"
+
+    # The bulk "With selected > Delete" question names the selected rows and sums what they still hold, e.g.
+    # "Delete 3 trunks (ACME/main, ACME/b, BETA/x)? They still ring 40 numbers, so the deletion will be refused ...".
+    # The counts are computed here, per row, into the list page (delete_facts); trunkline.js adds up those of the
+    # selected rows and words them with bulk_delete_words.
+
+    def bulk_name(self, model) -> str:
+        """The record's name in the bulk delete question (row_label unless shorter is clearer)."""
+        return self.row_label(model)
+
+    def delete_facts(self, model) -> dict[str, int]:
+        """What deleting this record would release, remove or be refused for, counted: {fact key: count}."""
+        return {}
+
+    # Wordings in pairs are (for one selected row, for several).
+    bulk_delete_lead: tuple[str, str] = ("", "")  # words before the facts, e.g. ("it still rings ", "they still ring ")
+    bulk_delete_facts: dict[str, tuple[str, str]] = {}  # fact key: (wording for a count of 1, for {count} > 1)
+    bulk_delete_refused = ""  # said after the facts when any is not zero (the service refuses such a delete)
+    bulk_delete_tail: tuple[str, str] = ("", "")  # said when every fact is zero (what the deletion does)
+
+    def bulk_delete_words(self) -> dict:
+        """How the bulk delete question is worded for this kind of record (read by trunkline.js)."""
+        noun = self.entity.replace("_", " ")
+        return {"one": noun, "many": getattr(self, "entity_plural", noun + "s"), "lead": list(self.bulk_delete_lead),
+                "facts": {key: list(words) for key, words in self.bulk_delete_facts.items()},
+                "refused": self.bulk_delete_refused, "tail": list(self.bulk_delete_tail)}
 
     def delete_one(self, model, actor) -> None:
         self.service.delete(Session(), model, actor)

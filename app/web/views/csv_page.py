@@ -8,6 +8,8 @@ UPLOAD_TTL seconds; a confirm claims it (atomic rename) so a double submit impor
 
 The check and the import run as background jobs (app/web/csv_jobs.py): the POST starts one and
 redirects to the job's page, which shows its progress (polling the status route) and then its result.
+A POST refused at once (no kind, no file, a file that cannot be read at all, a preview already used) redirects
+too, to the page that says why (kept server-side for one GET, app.web.once): a refresh never uploads again.
 """
 
 from __future__ import annotations
@@ -22,17 +24,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Response, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, request, send_file, session, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 
 from app.csvio import KINDS, CsvFileError, export_csv, open_reader
 from app.db import Session
 from app.dbreplica import serving_replica
-from app.web import csv_jobs
+from app.web import csv_jobs, once
 from app.web.security import web_actor
 
 UPLOAD_TTL = 3600  # seconds a previewed file waits for its confirm
+PROBLEM_KEY = "tl_csv_problem"  # session key of a refused POST's problem, shown by the next GET of the page
 _TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 _NAME_RE = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -169,8 +172,18 @@ class ImportExportView(BaseView):
                            max_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024),
                            max_rows=current_app.config.get("IMPORT_MAX_ROWS"), **kwargs), status
 
+    def _refused(self, problem: str, **kwargs):
+        """A refused POST: keep what to say for the next GET of the page and redirect there (303)."""
+        kind = kwargs.get("kind") or request.form.get("kind") or ""
+        once.put({"problem": problem, "kind": kind, "filename": kwargs.get("filename")}, key=PROBLEM_KEY)
+        return redirect(url_for(".index", kind=kind) if kind in KINDS else url_for(".index"), 303)
+
     @expose("/")
     def index(self):
+        refused = once.take(PROBLEM_KEY) if PROBLEM_KEY in session else None
+        if refused:
+            return self._page(problem=refused["problem"], filename=refused.get("filename"),
+                              kind=refused.get("kind") or request.args.get("kind") or "")
         return self._page()
 
     @expose("/export/")
@@ -194,15 +207,15 @@ class ImportExportView(BaseView):
         kind = request.form.get("kind", "")
         upload = request.files.get("file")
         if kind not in KINDS:
-            return self._page(400, problem="Choose what the file holds: " + ", ".join(KINDS) + ".")
+            return self._refused("Choose what the file holds: " + ", ".join(KINDS) + ".")
         if upload is None or not upload.filename:
-            return self._page(400, problem="Choose a CSV file to upload.")
+            return self._refused("Choose a CSV file to upload.")
         purge_stale()
         stored = store(upload, kind)
         problem = header_problem(stored)  # a bad file as a whole is said at once, without a job
         if problem is not None:
             _remove(*_paths(stored.token))
-            return self._page(400, problem=problem, filename=stored.filename, kind=kind)
+            return self._refused(problem, filename=stored.filename, kind=kind)
         start_job(stored, "preview")
         return redirect(url_for(".job_view", token=stored.token), 303)
 
@@ -212,7 +225,7 @@ class ImportExportView(BaseView):
             abort(403)
         stored = claim(request.form.get("token", ""))
         if stored is None:
-            return self._page(409, problem="This preview has expired or was already imported (or discarded): upload the file again.")
+            return self._refused("This preview has expired or was already imported (or discarded): upload the file again.")
         start_job(stored, "import")
         return redirect(url_for(".job_view", token=stored.token), 303)
 
@@ -226,7 +239,8 @@ class ImportExportView(BaseView):
             abort(404)
         status = csv_jobs.read_status(upload_dir(), token) or {}
         if status.get("stage") == "import":
-            return self._page(409, problem=f"{meta['filename']} was confirmed: it is imported (or being imported), so it cannot be discarded.")
+            return self._refused(f"{meta['filename']} was confirmed: it is imported (or being imported), so it cannot be discarded.",
+                                 kind=meta.get("kind"))
         discard(token)
         flash(f"{meta['filename']} was discarded: nothing was imported and the server no longer keeps the file.", "success")
         return redirect(url_for(".index"), 303)

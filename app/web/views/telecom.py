@@ -27,7 +27,16 @@ from app.services.audit import record
 from app.services.node_replacement import past_replacements, replace_node
 from app.web import forms, labels
 from app.web.security import web_actor
-from app.web.views.base import FAILED, ServiceModelView, commit, form_write, show_once
+from app.web.views.base import (
+    FAILED,
+    ServiceModelView,
+    commit,
+    form_write,
+    restore_failed_form,
+    show_once,
+    show_restored_errors,
+    stash_failed_form,
+)
 
 
 def _choices(query, key, label=None, blank: str | None = "— none —"):
@@ -74,6 +83,14 @@ class CarrierView(ServiceModelView):
                       "callerid_format": labels.choices(labels.FORMATS), "e911_callerid_format": labels.choices(labels.FORMATS),
                       "dial_format": labels.choices(labels.FORMATS)}
     details_template = "trunkline/carrier_details.html"
+
+    bulk_delete_lead = ("it holds ", "they hold ")
+    bulk_delete_facts = {"numbers": ("1 number", "{count} numbers")}
+    bulk_delete_refused = "so the deletion will be refused (nothing is deleted) until those are ported to another carrier."
+    bulk_delete_tail = ("Calls can no longer go through it.", "Calls can no longer go through them.")
+
+    def delete_facts(self, model):
+        return {"numbers": Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.carrier_id == model.id)) or 0}
 
     def delete_question(self, model):
         held = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.carrier_id == model.id)) or 0
@@ -153,6 +170,13 @@ class NodeView(ServiceModelView):
                          "live": lambda v, c, m, n: _node_live_cell(m)}
     column_list = column_list + ["live"]  # the node's live state (AMI), asked for the whole page at once in get_list
     details_template = "trunkline/node_details.html"
+
+    bulk_delete_lead = ("it serves a client", "")
+    bulk_delete_facts = {"clients": ("1 of them serves a client", "{count} of them serve a client")}
+    bulk_delete_refused = "so the deletion will be refused (nothing is deleted): replace such a node from its client's page."
+
+    def delete_facts(self, model):
+        return {"clients": Session().scalar(select(func.count()).select_from(Client).where(Client.node_id == model.id)) or 0}
 
     def delete_question(self, model):
         served = Session().scalar(select(Client.account_code).where(Client.node_id == model.id))
@@ -244,6 +268,18 @@ class ClientView(ServiceModelView):
     def delete_question(self, model):
         return f"Delete client {model.account_code} ({model.name})?"
 
+    bulk_delete_lead = ("it still has ", "they still have ")
+    bulk_delete_facts = {"trunks": ("1 trunk", "{count} trunks"), "numbers": ("1 number", "{count} numbers")}
+    bulk_delete_refused = "so the deletion will be refused (nothing is deleted): remove or move those first."
+
+    def bulk_name(self, model):
+        return model.account_code
+
+    def delete_facts(self, model):
+        session = Session()
+        return {"trunks": session.scalar(select(func.count()).select_from(Trunk).where(Trunk.client_id == model.id)) or 0,
+                "numbers": session.scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.client_id == model.id)) or 0}
+
     def get_query(self):
         return super().get_query().options(joinedload(Client.node))
 
@@ -270,11 +306,13 @@ class ClientView(ServiceModelView):
     @expose("/replace-node/", methods=("GET", "POST"))
     def replace_node_view(self):
         client = Session().get(Client, request.args.get("id", type=int) or 0) or abort(404)
-        form = forms.ReplaceNodeForm()
+        restored = restore_failed_form()  # the GET after a refused POST: the typed values and errors again
+        form = forms.ReplaceNodeForm(restored["values"]) if restored else forms.ReplaceNodeForm()
+        show_restored_errors(form, restored)
         if client.node is None:
             flash(f"Client {client.account_code} has no node to replace: edit the client to give it one.", "error")
             return redirect(self.get_url(".details_view", id=client.id), 303)
-        if request.method == "GET":
+        if request.method == "GET" and not restored:
             form.hosting_provider.data = form.hosting_provider.data or client.node.hosting_provider
             form.region.data = form.region.data or client.node.region
         if form.validate_on_submit():
@@ -287,6 +325,8 @@ class ClientView(ServiceModelView):
                     return show_once({"kind": "db", "label": f"database account of node {result.new_node.name}",
                                       "username": result.db_user, "password": result.db_password, "return_url": checklist_url})
                 return redirect(checklist_url, 303)
+        if request.method == "POST":  # refused: redirect to this form again (a refresh must not replace the node twice)
+            return stash_failed_form(form)
         return self.render("trunkline/replace_node.html", client=client, form=form, result=None,
                            return_url=self.get_url(".details_view", id=client.id))
 
@@ -399,6 +439,14 @@ class TrunkView(ServiceModelView):
                                 "e911_number": lambda v, c, m, n: m.e911_number.e164 if m.e911_number else ""}
     details_template = "trunkline/trunk_details.html"
 
+    bulk_delete_lead = ("it still rings ", "they still ring ")
+    bulk_delete_facts = {"numbers": ("1 number", "{count} numbers")}
+    bulk_delete_refused = ("so the deletion will be refused (nothing is deleted): a trunk's own page deletes it and releases "
+                           "its numbers.")
+
+    def delete_facts(self, model):
+        return {"numbers": Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == model.id)) or 0}
+
     def delete_question(self, model):
         count = Session().scalar(select(func.count()).select_from(PhoneNumber).where(PhoneNumber.trunk_id == model.id)) or 0
         if count:
@@ -505,6 +553,8 @@ class NumberView(ServiceModelView):
 
     def row_label(self, model):
         return display(model.e164)
+
+    bulk_delete_tail = ("Calls to it will no longer be routed.", "Calls to them will no longer be routed.")
 
     def delete_question(self, model):
         owner = f" of client {model.client.account_code}" if model.client else ""
