@@ -57,3 +57,15 @@ def test_carrier_form_saves_service_codes_and_refuses_bad_ones_and_bad_usernames
     assert page.status_code == 302, page.text
     web.expire_all()
     assert carriers.get(web, "othertel").service_codes == "211 311 411 511 611 711 811 988"  # default: all
+
+
+def test_carrier_page_says_none_for_a_carrier_that_accepts_no_service_code(as_role, web):
+    """Stored '' means no code (not the default 'all'): the page said 'all' for it (new-user trial)."""
+    b = as_role("operator")
+    page = b.post("/admin/carrier/new/", {**CARRIER_FORM, "service_codes": "none"})
+    assert page.status_code == 302, page.text
+    web.expire_all()
+    carrier = carriers.get(web, "newtel")
+    assert carrier.service_codes == ""
+    row = b.get(f"/admin/carrier/details/?id={carrier.id}").text.split("Service codes (N11, 988)")[1].split("</tr>")[0]
+    assert "none (refuses every service code)" in row and "all" not in row.split("(sent as")[0]

@@ -379,7 +379,9 @@ def carrier_page(carrier: Carrier) -> dict:
     projected = session.scalar(select(func.count()).select_from(endpoints).where(endpoints.c.id == carrier.endpoint_id)) or 0
     calls = _calls_last_30_days(carrier=carrier.name)
     return {"held": held, "registered": registered, "porting_in": porting_in, "projected": bool(projected), "calls": calls,
-            "labels": labels, "display": display, "dial_forms": service_codes.DIAL_FORMS}
+            "labels": labels, "display": display, "dial_forms": service_codes.DIAL_FORMS,
+            # Stored '' means no code at all (not the default 'all'): say so in words.
+            "accepted_codes": service_codes.export_list(carrier.service_codes, empty="none (refuses every service code)")}
 
 
 def node_page(node: Node) -> dict:
