@@ -164,6 +164,21 @@ def test_trunk_page_shows_numbers_e911_preview_and_registration(as_role, web):
     assert "leaves through carrier telus as 2045551201, from the caller's own registration (+12045551201)" in html_module.unescape(page)
 
 
+def test_e911_preview_is_red_when_the_trunk_cannot_call_at_all(as_role, web):
+    """A suspended client's trunk, or one whose node is retired, resolves a 911 number but places no call:
+    the preview said "leaves through carrier telus" in green (new-user trial)."""
+    trunk = trunks.get(web, "ACME", "main")
+    url = f"/admin/trunk/details/?id={trunk.id}&caller_id=204-555-1201"
+    page = re.sub(r"\s+", " ", html_module.unescape(as_role("viewer").get(url).text))
+    assert 'tl-ok">A 911 call from this trunk with caller ID 204-555-1201 leaves through carrier telus' in page
+    clients.save(web, {"status": "suspended"}, SYSTEM, clients.get(web, "ACME"))
+    web.commit()
+    page = re.sub(r"\s+", " ", html_module.unescape(as_role("viewer").get(url).text))
+    assert ('tl-bad tl-bad-box">This trunk cannot place calls now, 911 included: client ACME: the client is suspended: '
+            'its trunks and numbers carry no calls. Once it can: A 911 call from this trunk with caller ID 204-555-1201 '
+            'leaves through carrier telus') in page
+
+
 def test_trunk_page_shows_an_unresolved_911_path_in_red(as_role, web):
     nodes.save(web, {"name": "cl-nine", "role": "client", "public_ip": "192.0.2.97", "hosting_provider": "Vultr"}, SYSTEM)
     client, _ = clients.save(web, {"name": "Nine", "account_code": "NINE", "node": "cl-nine"}, SYSTEM)

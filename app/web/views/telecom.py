@@ -514,14 +514,20 @@ class TrunkView(ServiceModelView):
 def e911_preview(trunk: Trunk, caller_id: str | None) -> dict:
     """The plain-words answer to: where does a 911 call from this trunk with this caller ID go?"""
     shown = caller_id.strip() if caller_id else ""
+    # The cascade answers which number and carrier; whether the trunk can place a call at all (its client
+    # suspended, no live node, no PBX address, no carrier node) is call_health's: a green "leaves through"
+    # for a trunk that cannot call would be a false reassurance (new-user trial).
+    blockers = [str(p) for p in call_problems(Session(), trunk.client)
+                if p.kind in ("", "client", "node") or (p.kind == "trunk" and p.id == trunk.id)]
     try:
         route = resolve_e911(Session(), trunk, shown or None)
     except E911Unresolved as exc:
         return {"ok": False, "caller_id": shown, "sentence": f"A 911 call from this trunk{' with caller ID ' + shown if shown else ''} "
-                f"does not resolve: " + "; ".join(exc.reasons), "skipped": []}
-    return {"ok": True, "caller_id": shown, "route": route,
-            "sentence": f"A 911 call from this trunk{' with caller ID ' + shown if shown else ' without a caller ID'} {route.sentence()}.",
-            "skipped": list(route.skipped)}
+                f"does not resolve: " + "; ".join(exc.reasons + blockers), "skipped": []}
+    sentence = f"A 911 call from this trunk{' with caller ID ' + shown if shown else ' without a caller ID'} {route.sentence()}."
+    if blockers:
+        sentence = (f"This trunk cannot place calls now, 911 included: {'; '.join(blockers)}. Once it can: " + sentence)
+    return {"ok": not blockers, "caller_id": shown, "route": route, "sentence": sentence, "skipped": list(route.skipped)}
 
 
 def trunk_page(trunk: Trunk, caller_id: str | None) -> dict:
