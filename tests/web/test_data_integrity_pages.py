@@ -3,11 +3,15 @@ an IP carrier would drop, a client without its node, BOMs for Excel, what cannot
 
 from __future__ import annotations
 
+import csv
 import html as html_module
+import io
 import re
 
+import pytest
 from sqlalchemy import select
 
+from app.csvio.importer import import_csv, spec_of
 from app.models import Client, Node
 from app.services import carriers, clients, nodes
 from app.services.audit import SYSTEM
@@ -91,3 +95,28 @@ def test_an_excel_mangled_upload_is_refused_on_the_page_with_line_and_column(as_
     assert "12 rue Ã‰mile, MontrÃ©al" in page
     assert "it should probably read '12 rue Émile, Montréal'" in page
     assert "Import now" not in page
+
+
+@pytest.mark.parametrize("view, kind, search, keys", [
+    ("carrier", "carriers", "telus", ["telus"]),
+    ("node", "nodes", "", None),
+    ("client", "clients", "ACME", ["ACME"]),
+    ("trunk", "trunks", "", None),
+])
+def test_list_exports_are_import_files_that_import_as_they_are(as_role, web, view, kind, search, keys):
+    """The Export button of the carriers, nodes, clients and trunks lists wrote the page's words ("By IP address",
+    "True") under label headers, which the import refused (new-user trial): it now writes the import format of the
+    rows the list shows (search honoured), and that file imports with nothing changed."""
+    url = f"/admin/{view}/export/csv/" + (f"?search={search}" if search else "")
+    listing = as_role("viewer").get(url)
+    assert listing.status_code == 200 and listing.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert listing.data.startswith(BOM) and not listing.data.startswith(BOM + BOM)
+    text = listing.data.decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    assert header == [c.name for c in spec_of(kind).export_columns(False)]
+    if keys is not None:
+        assert [r[header.index("account_code" if kind == "clients" else "name")] for r in rows] == keys
+    else:
+        assert len(rows) == len(list(spec_of(kind).export_rows(web))) > 0
+    result = import_csv(web, kind, io.BytesIO(listing.data), SYSTEM, dry_run=True, filename=f"{kind}.csv")
+    assert result.errors == [] and (result.created, result.updated, result.unchanged) == (0, 0, len(rows))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import secrets
+import time
 import warnings
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import abort, flash, g, redirect, request, session, url_for
+from flask import Response, abort, flash, g, redirect, request, session, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -25,6 +28,8 @@ from wtforms import PasswordField
 from wtforms.fields.core import UnboundField
 
 from app import projection
+from app.csvio.exporter import BOM
+from app.csvio.importer import spec_of
 from app.db import Session
 from app.dbreplica import serving_replica
 from app.errors import DomainError, ValidationError
@@ -196,13 +201,40 @@ class SignedInView(ModelView):
     def is_action_allowed(self, name: str) -> bool:
         return self.may_change_now() and super().is_action_allowed(name)
 
+    # The CSV kind whose import format the list's "Export" writes (None: Flask-Admin's columns, as shown).
+    csv_kind: str | None = None
+
+    def csv_key_cells(self, model) -> dict[str, str]:
+        """The natural-key cells of `model` in its CSV kind (e.g. {"name": "telus"}); views with csv_kind define it."""
+        raise NotImplementedError
+
     def _export_csv(self, return_url):
+        if self.csv_kind is not None:
+            return self._export_import_format()
         # The list exports start with a UTF-8 byte-order mark, like every CSV export (app.csvio.exporter).
         response = super()._export_csv(return_url)
         if hasattr(response, "response"):
             response.response = itertools.chain(["\ufeff"], response.response)
             response.headers["Content-Type"] = "text/csv; charset=utf-8"
         return response
+
+    def _export_import_format(self):
+        """The list's rows (its current search and filters) in the import format of their kind, so that the file
+        imports as it is (app.csvio.exporter; docs/csv.md): codes, not the words the page shows."""
+        spec = spec_of(self.csv_kind)
+        _count, models = self._export_data()
+        wanted = {spec.key(self.csv_key_cells(m)) for m in models}
+        columns = [c.name for c in spec.export_columns(False)]
+        out = io.StringIO()
+        out.write(BOM)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in spec.export_rows(Session()):
+            if spec.key({c: str(row[c]) for c in spec.key_parsers}) in wanted:
+                writer.writerow([row[c] for c in columns])
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{self.csv_kind}-{stamp}.csv"'})
 
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)

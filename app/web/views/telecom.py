@@ -61,6 +61,11 @@ def reveal_secret(view, model, label: str, username: str | None, password: str |
 
 
 class CarrierView(ServiceModelView):
+    csv_kind = "carriers"
+
+    def csv_key_cells(self, model):
+        return {"name": model.name}
+
     service = carriers
     entity = "carrier"
     form_class = forms.CarrierForm
@@ -149,6 +154,11 @@ def _rotated_fmt(view, context, model, name):
 
 
 class NodeView(ServiceModelView):
+    csv_kind = "nodes"
+
+    def csv_key_cells(self, model):
+        return {"name": model.name}
+
     service = nodes
     entity = "node"
     form_class = forms.NodeForm
@@ -244,6 +254,11 @@ def _db_servers_cell(node: Node) -> Markup:
 
 
 class ClientView(ServiceModelView):
+    csv_kind = "clients"
+
+    def csv_key_cells(self, model):
+        return {"account_code": model.account_code}
+
     service = clients
     entity = "client"
     form_class = forms.ClientForm
@@ -418,6 +433,11 @@ def _push_pending_cell(node: Node) -> Markup:
 
 
 class TrunkView(ServiceModelView):
+    csv_kind = "trunks"
+
+    def csv_key_cells(self, model):
+        return {"client": model.client.account_code, "name": model.name}
+
     service = trunks
     entity = "trunk"
     form_class = forms.TrunkForm
