@@ -77,6 +77,6 @@ def register(app: Flask) -> None:
         exists = Session().scalar(select(User).where(User.email == DEMO_ADMIN)) is not None
         if exists:
             click.echo(f"Sign in as {DEMO_ADMIN} with the password printed when it was created;")
-            click.echo(f"forgot it? flask --app wsgi users set-password {DEMO_ADMIN}")
+            click.echo(f"forgot it? .venv/bin/flask --app wsgi users set-password {DEMO_ADMIN}")
         else:
             click.echo("No demo admin yet: flask --app wsgi users ensure-demo-admin (or users create EMAIL --role admin)")
