@@ -82,6 +82,7 @@ def test_every_csv_download_starts_with_a_bom_for_excel(as_role, web):
     viewer = as_role("viewer")
     export = viewer.get("/admin/csv/export/?kind=numbers")
     assert export.data.startswith(BOM + b"number,carrier,")
+    assert export.headers["Content-Type"] == "text/csv; charset=utf-8"  # once, not "; charset=utf-8; charset=utf-8"
     listing = viewer.get("/admin/number/export/csv/")
     assert listing.status_code == 200
     assert listing.data.startswith(BOM) and not listing.data.startswith(BOM + BOM)

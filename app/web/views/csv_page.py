@@ -197,7 +197,7 @@ class ImportExportView(BaseView):
         finally:
             Session.rollback()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        return Response(out.getvalue(), mimetype="text/csv; charset=utf-8",
+        return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{kind}-{stamp}.csv"'})
 
     @expose("/preview/", methods=("POST",))
