@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from typing import IO
+from collections.abc import Callable
+from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +13,8 @@ from app.csvio.importer import spec_of
 BOM = "\ufeff"
 
 
-def export_csv(session: Session, kind: str, out: IO[str], *, with_secrets: bool = False, bom: bool = True) -> int:
+def export_csv(session: Session, kind: str, out: IO[str], *, with_secrets: bool = False, bom: bool = True,
+               keep: Callable[[dict[str, Any]], bool] | None = None) -> int:
     """Write the header and one row per object of `kind` to the text stream `out`; returns the row count.
 
     The text starts with a UTF-8 byte-order mark unless bom=False: without it Excel opens a CSV as
@@ -30,6 +32,8 @@ def export_csv(session: Session, kind: str, out: IO[str], *, with_secrets: bool 
     writer.writerow(columns)
     count = 0
     for row in spec.export_rows(session):
+        if keep is not None and not keep(row):
+            continue
         writer.writerow([row[c] for c in columns])
         count += 1
     return count

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import json
@@ -28,7 +27,7 @@ from wtforms import PasswordField
 from wtforms.fields.core import UnboundField
 
 from app import projection
-from app.csvio.exporter import BOM
+from app.csvio.exporter import export_csv
 from app.csvio.importer import spec_of
 from app.db import Session
 from app.dbreplica import serving_replica
@@ -224,14 +223,9 @@ class SignedInView(ModelView):
         spec = spec_of(self.csv_kind)
         _count, models = self._export_data()
         wanted = {spec.key(self.csv_key_cells(m)) for m in models}
-        columns = [c.name for c in spec.export_columns(False)]
         out = io.StringIO()
-        out.write(BOM)
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for row in spec.export_rows(Session()):
-            if spec.key({c: str(row[c]) for c in spec.key_parsers}) in wanted:
-                writer.writerow([row[c] for c in columns])
+        export_csv(Session(), self.csv_kind, out,
+                   keep=lambda row: spec.key({c: str(row[c]) for c in spec.key_parsers}) in wanted)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{self.csv_kind}-{stamp}.csv"'})
